@@ -1,0 +1,185 @@
+"""The MRI forward model: centred orthonormal FFT, the operator A = M F S and data consistency.
+
+Conventions (see the Foundations chapter "The MRI forward model"):
+
+* images ``x`` are complex ``(B, 1, H, W)``; k-space ``y`` is complex ``(B, C, H, W)`` with ``C`` coils (1 for
+  single-coil data);
+* ``F`` is the centred, orthonormal 2-D DFT over the last two dimensions, so ``F^H = F^{-1}`` and Parseval holds;
+* ``M`` is a boolean sampling mask ``(H, W)`` shared by the batch, or ``(B, 1, H, W)`` one per sample;
+* ``S`` are coil sensitivities ``(C, H, W)`` or ``(B, C, H, W)``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._checks import check_tensor
+
+_DIMS = (-2, -1)
+
+
+def fft2c(x: torch.Tensor) -> torch.Tensor:
+    """Centred orthonormal 2-D FFT over the last two dimensions: ``k = F x``."""
+    check_tensor("x", x, complex_=True, finite=False)
+    if x.ndim < 2:
+        raise ValueError(f"x must have at least 2 dimensions (..., H, W), got shape {tuple(x.shape)}")
+    shifted = torch.fft.ifftshift(x, dim=_DIMS)
+    return torch.fft.fftshift(torch.fft.fft2(shifted, dim=_DIMS, norm="ortho"), dim=_DIMS)
+
+
+def ifft2c(k: torch.Tensor) -> torch.Tensor:
+    """Centred orthonormal inverse 2-D FFT over the last two dimensions: ``x = F^H k``."""
+    check_tensor("k", k, complex_=True, finite=False)
+    if k.ndim < 2:
+        raise ValueError(f"k must have at least 2 dimensions (..., H, W), got shape {tuple(k.shape)}")
+    shifted = torch.fft.ifftshift(k, dim=_DIMS)
+    return torch.fft.fftshift(torch.fft.ifft2(shifted, dim=_DIMS, norm="ortho"), dim=_DIMS)
+
+
+def complex_to_channels(x: torch.Tensor) -> torch.Tensor:
+    """Complex ``(B, C, H, W)`` to real ``(B, 2C, H, W)``: real parts first, then imaginary parts."""
+    check_tensor("x", x, ndim=4, complex_=True, finite=False)
+    return torch.cat([x.real, x.imag], dim=1)
+
+
+def channels_to_complex(x: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`complex_to_channels`: real ``(B, 2C, H, W)`` to complex ``(B, C, H, W)``."""
+    check_tensor("x", x, ndim=4, complex_=False, finite=False)
+    if x.shape[1] % 2:
+        raise ValueError(f"x must have an even number of channels (real, imaginary), got {x.shape[1]}")
+    real, imag = torch.chunk(x, 2, dim=1)
+    return torch.complex(real.contiguous(), imag.contiguous())
+
+
+class MRIOperator:
+    """Forward operator ``A = M F S`` of (multi-coil) Cartesian MRI and its adjoint.
+
+    Parameters
+    ----------
+    mask:
+        Boolean sampling mask, ``(H, W)`` for the whole batch or ``(B, 1, H, W)`` per sample. True = sampled.
+    sens:
+        Optional complex coil sensitivities ``(C, H, W)`` or ``(B, C, H, W)``. ``None`` means single-coil
+        (``S = I``, ``C = 1``).
+    """
+
+    def __init__(self, mask: torch.Tensor, sens: torch.Tensor | None = None):
+        check_tensor("mask", mask, ndim=(2, 4), dtype=torch.bool)
+        if mask.ndim == 4 and mask.shape[1] != 1:
+            raise ValueError(f"mask must be (H, W) or (B, 1, H, W), got shape {tuple(mask.shape)}")
+        self.mask = mask
+        self.shape = tuple(mask.shape[-2:])
+        if sens is not None:
+            check_tensor("sens", sens, ndim=(3, 4), complex_=True)
+            if tuple(sens.shape[-2:]) != self.shape:
+                raise ValueError(
+                    f"sens must have spatial size {self.shape} to match mask, got shape {tuple(sens.shape)}"
+                )
+            if sens.ndim == 3:
+                sens = sens.unsqueeze(0)
+        self.sens = sens
+
+    @property
+    def n_coils(self) -> int:
+        return 1 if self.sens is None else self.sens.shape[1]
+
+    # -- argument checks -------------------------------------------------------------------------------------
+    def _check_image(self, name: str, x: torch.Tensor) -> None:
+        check_tensor(name, x, ndim=4, complex_=True)
+        if x.shape[1] != 1 or tuple(x.shape[-2:]) != self.shape:
+            raise ValueError(f"{name} must have shape (B, 1, {self.shape[0]}, {self.shape[1]}), got {tuple(x.shape)}")
+        self._check_batch(name, x.shape[0])
+
+    def _check_kspace(self, name: str, y: torch.Tensor) -> None:
+        check_tensor(name, y, ndim=4, complex_=True)
+        if y.shape[1] != self.n_coils or tuple(y.shape[-2:]) != self.shape:
+            raise ValueError(
+                f"{name} must have shape (B, {self.n_coils}, {self.shape[0]}, {self.shape[1]}) "
+                f"for this operator, got {tuple(y.shape)}"
+            )
+        self._check_batch(name, y.shape[0])
+
+    def _check_batch(self, name: str, batch: int) -> None:
+        for other, tensor in (("mask", self.mask), ("sens", self.sens)):
+            if tensor is not None and tensor.ndim == 4 and tensor.shape[0] not in (1, batch):
+                raise ValueError(f"{name} has batch size {batch} but {other} has batch size {tensor.shape[0]}")
+
+    # -- the operator ----------------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``y = M F S x``: image ``(B, 1, H, W)`` to masked k-space ``(B, C, H, W)``."""
+        self._check_image("x", x)
+        coil_images = x if self.sens is None else x * self.sens
+        return fft2c(coil_images) * self.mask
+
+    __call__ = forward
+
+    def adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        """``x = S^H F^H M y``: k-space ``(B, C, H, W)`` to image ``(B, 1, H, W)``."""
+        self._check_kspace("y", y)
+        coil_images = ifft2c(y * self.mask)
+        if self.sens is None:
+            return coil_images
+        return (coil_images * self.sens.conj()).sum(dim=1, keepdim=True)
+
+    def normal(self, x: torch.Tensor) -> torch.Tensor:
+        """``A^H A x``."""
+        return self.adjoint(self.forward(x))
+
+    def hard_dc(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Hard data consistency: replace the sampled k-space of ``x`` by the measurements ``y``.
+
+        Single-coil: ``F^H (M y + (1 - M) F x)``. Multi-coil: the same in every coil's k-space, then the coils are
+        combined by ``S^H`` and divided by ``sum_c |S_c|^2`` (which is 1 for normalised maps). The multi-coil
+        version is the usual coil-wise replacement, not an exact projection onto ``{x : A x = y}``: the combined image
+        keeps the consistent images fixed and reduces the data residual, and :meth:`soft_dc` with a small ``rho``
+        gives the exact least-squares version.
+        """
+        self._check_image("x", x)
+        self._check_kspace("y", y)
+        coil_images = x if self.sens is None else x * self.sens
+        k = torch.where(self.mask, y, fft2c(coil_images))
+        images = ifft2c(k)
+        if self.sens is None:
+            return images
+        weight = (self.sens.abs() ** 2).sum(dim=1, keepdim=True).clamp_min(torch.finfo(x.real.dtype).eps)
+        return (images * self.sens.conj()).sum(dim=1, keepdim=True) / weight
+
+    def soft_dc(self, z: torch.Tensor, y: torch.Tensor, rho, *, cg_iterations: int = 20) -> torch.Tensor:
+        """Proximal data consistency ``argmin_x ||A x - y||^2 + rho ||x - z||^2``.
+
+        The minimiser solves ``(A^H A + rho I) x = A^H y + rho z``. Single-coil ``A^H A = F^H M F`` is diagonal in
+        k-space, so ``x = F^H[(M y + rho F z) / (M + rho)]`` — IFR-Net's eq. (6). Multi-coil uses conjugate gradient.
+        ``rho`` is a positive number or a tensor broadcastable to ``(B, 1, 1, 1)``.
+        """
+        self._check_image("z", z)
+        self._check_kspace("y", y)
+        rho = torch.as_tensor(rho, dtype=z.real.dtype, device=z.device)
+        if not bool((rho > 0).all()):
+            raise ValueError(f"rho must be positive, got {rho}")
+        if self.sens is None:
+            k = (self.mask * y + rho * fft2c(z)) / (self.mask + rho)
+            return ifft2c(k)
+        return self._conjugate_gradient(self.adjoint(y) + rho * z, rho, start=z, iterations=cg_iterations)
+
+    def _conjugate_gradient(self, rhs, rho, *, start, iterations):
+        """Solve ``(A^H A + rho I) x = rhs`` by conjugate gradient (the system is Hermitian positive definite)."""
+        x = start
+        r = rhs - (self.normal(x) + rho * x)
+        p = r
+        rs = _inner(r, r)
+        for _ in range(iterations):
+            ap = self.normal(p) + rho * p
+            alpha = rs / _inner(p, ap).clamp_min(1e-30)
+            x = x + alpha * p
+            r = r - alpha * ap
+            rs_new = _inner(r, r)
+            if bool((rs_new.sqrt() <= 1e-7 * _inner(rhs, rhs).sqrt()).all()):
+                break
+            p = r + (rs_new / rs.clamp_min(1e-30)) * p
+            rs = rs_new
+        return x
+
+
+def _inner(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Real part of the per-sample inner product ``<a, b>``, shaped ``(B, 1, 1, 1)``."""
+    return (a.conj() * b).real.sum(dim=(1, 2, 3), keepdim=True)

@@ -1,0 +1,61 @@
+"""Figures the chapters share: image grids, masks with their point-spread functions, loss curves."""
+
+from __future__ import annotations
+
+import matplotlib
+
+if not matplotlib.get_backend().lower().startswith(("module://matplotlib_inline", "nbagg", "widget", "ipympl")):
+    matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+
+def to_numpy_image(x) -> np.ndarray:
+    """Magnitude of a ``(H, W)``, ``(1, H, W)`` or ``(1, 1, H, W)`` tensor/array as a float NumPy image."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+        x = x.abs() if x.is_complex() else x
+        x = x.numpy()
+    x = np.abs(np.asarray(x))
+    while x.ndim > 2:
+        x = x[0]
+    return x.astype(float)
+
+
+def show_images(images: dict, *, ncols: int | None = None, size: float = 2.6, vmax=None, cmap="gray", suptitle=None):
+    """A row (or grid) of labelled magnitude images; ``images`` maps titles to tensors/arrays."""
+    n = len(images)
+    ncols = ncols or n
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for ax, (title, image) in zip(axes.flat, images.items(), strict=False):
+        ax.imshow(to_numpy_image(image), cmap=cmap, vmin=0, vmax=vmax)
+        ax.set_title(title, fontsize=9)
+    for ax in axes.flat:
+        ax.axis("off")
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def plot_loss_curve(history: dict, *, title: str = "training loss"):
+    """Training loss (log scale) against step from a :class:`mrilab.train.Trainer` history."""
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot(history["step"], history["loss"])
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def psf(mask: torch.Tensor) -> torch.Tensor:
+    """Point-spread function of a sampling mask: ``|F^H M 1|`` normalised to a peak of 1."""
+    from .ops import ifft2c
+
+    response = ifft2c(mask.to(torch.complex64)).abs()
+    return response / response.max()

@@ -1,0 +1,348 @@
+"""One training loop for every model in the book, and per-slice evaluation.
+
+* **Deterministic batches.** The batch of step ``s`` is a pure function of ``(seed, s)``: slice indices come from
+  ``numpy.random.default_rng([seed, s])`` and every sample's mask is drawn by ``dataset[(index, draw)]`` with a
+  draw number unique to that step and position. A run that is killed and resumed therefore sees exactly the batches
+  an uninterrupted run sees, and reaches the same weights on the CPU.
+* **Checkpoints** are self-describing dictionaries (model name, model config, weights, optimiser state, step,
+  training config, history), written atomically every ``checkpoint_every`` steps and at the end, and loadable with
+  ``torch.load(..., weights_only=True)``; :func:`load_model` rebuilds the model in one call.
+* **Loss.** A model's own ``training_loss(batch)`` (the paper's loss) when it has one, otherwise the ℓ1 distance
+  between the complex reconstruction and the target.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import metrics
+from .models.registry import build_model
+
+CHECKPOINT_FORMAT = "mrilab-checkpoint-v1"
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of :class:`Trainer` (all plain values, stored in every checkpoint)."""
+
+    steps: int = 1000
+    batch_size: int = 4
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"  # "cosine" (to lr_min) or "constant"
+    lr_min: float = 1e-5
+    weight_decay: float = 0.0
+    grad_clip: float | None = 1.0
+    checkpoint_every: int = 100
+    log_every: int = 10
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+
+    def learning_rate(self, step: int) -> float:
+        """Learning rate at (0-based) ``step``: a pure function of the step, so resuming needs no scheduler state."""
+        if self.lr_schedule == "constant":
+            return self.lr
+        return self.lr_min + 0.5 * (self.lr - self.lr_min) * (1 + math.cos(math.pi * step / self.steps))
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU; any other value is passed to ``torch.device``."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's generators (all devices)."""
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def collate(samples: list[dict]) -> dict:
+    """Stack a list of sample dicts into a batch dict (tensors stacked, other values listed)."""
+    batch = {}
+    for key in samples[0]:
+        values = [s[key] for s in samples]
+        batch[key] = torch.stack(values) if isinstance(values[0], torch.Tensor) else values
+    return batch
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def reconstruct(model: nn.Module, batch: dict) -> torch.Tensor:
+    """Call ``model`` with the book's calling convention on a batch dict."""
+    return model(batch["kspace"], batch["mask"], ratio=batch.get("ratio"), reference=batch.get("reference"))
+
+
+def default_loss(model: nn.Module, batch: dict) -> torch.Tensor:
+    """The model's own ``training_loss`` if it defines one, else ℓ1 between complex output and target."""
+    if hasattr(model, "training_loss"):
+        return model.training_loss(batch)
+    return (reconstruct(model, batch) - batch["target"]).abs().mean()
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+class Trainer:
+    """Train ``model`` on ``dataset`` with Adam; checkpoints, history and the loss curve go to ``out_dir``.
+
+    ``dataset`` follows the book's contract: ``dataset[(index, draw)]`` returns a sample dict with a mask drawn for
+    that ``draw``. If ``out_dir`` holds a checkpoint of the same model and training config (``steps`` may grow),
+    :meth:`fit` resumes from it.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        dataset,
+        out_dir: str | os.PathLike,
+        config: TrainConfig | None = None,
+        *,
+        loss_fn: Callable[[nn.Module, dict], torch.Tensor] | None = None,
+    ):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not hasattr(model, "config"):
+            raise TypeError("model must record its constructor arguments in `model.config` (see mrilab.models)")
+        if len(dataset) == 0:
+            raise ValueError("dataset is empty")
+        self.config = config or TrainConfig()
+        self.device = resolve_device(self.config.device)
+        self.model = model.to(self.device)
+        self.dataset = dataset
+        self.out_dir = Path(out_dir)
+        self.loss_fn = loss_fn or default_loss
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)
+        self.step = 0
+        self.history: dict = {"step": [], "loss": [], "lr": [], "seconds": 0.0}
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out_dir / "checkpoint.pt"
+
+    # -- batches -------------------------------------------------------------------------------------------------
+    def batch(self, step: int) -> dict:
+        """The batch of ``step``: a pure function of ``(seed, step)``."""
+        size = self.config.batch_size
+        indices = np.random.default_rng([self.config.seed, step]).integers(len(self.dataset), size=size)
+        samples = [self.dataset[(int(i), step * size + j)] for j, i in enumerate(indices)]
+        return to_device(collate(samples), self.device)
+
+    # -- checkpoints ---------------------------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "model_name": type(self.model).__name__,
+            "model_config": dict(self.model.config),
+            "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "train_config": asdict(self.config),
+            "history": self.history,
+        }
+
+    def save_checkpoint(self) -> Path:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.checkpoint_path.with_suffix(".pt.tmp")
+        torch.save(self.state(), tmp)
+        os.replace(tmp, self.checkpoint_path)
+        return self.checkpoint_path
+
+    def resume(self) -> bool:
+        """Load the checkpoint in ``out_dir`` if there is one; returns whether training resumed."""
+        if not self.checkpoint_path.exists():
+            return False
+        state = load_checkpoint(self.checkpoint_path)
+        if state["model_name"] != type(self.model).__name__ or state["model_config"] != dict(self.model.config):
+            raise ValueError(
+                f"{self.checkpoint_path} holds a different model ({state['model_name']}, {state['model_config']}); "
+                "use another out_dir or delete it"
+            )
+        saved = {k: v for k, v in state["train_config"].items() if k not in ("steps", "device")}
+        current = {k: v for k, v in asdict(self.config).items() if k not in ("steps", "device")}
+        if saved != current:
+            raise ValueError(
+                f"{self.checkpoint_path} was trained with a different config {saved}; use another out_dir or delete it"
+            )
+        self.model.load_state_dict(state["state_dict"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = state["step"]
+        self.history = state["history"]
+        return True
+
+    # -- the loop ------------------------------------------------------------------------------------------------
+    def fit(self, *, progress: bool = True) -> dict:
+        """Train until ``config.steps``; returns the history (also written to ``history.json``)."""
+        self.resume()
+        cfg = self.config
+        self.model.train()
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress, desc=type(self.model).__name__)
+        running, count = 0.0, 0
+        while self.step < cfg.steps:
+            start = time.perf_counter()
+            torch.manual_seed(cfg.seed * 1_000_003 + self.step)
+            batch = self.batch(self.step)
+            lr = cfg.learning_rate(self.step)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.model, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} at step {self.step}; lower the learning rate")
+            loss.backward()
+            if cfg.grad_clip:
+                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.optimizer.step()
+            self.step += 1
+            self.history["seconds"] += time.perf_counter() - start
+            running, count = running + loss.item(), count + 1
+            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                self.history["step"].append(self.step)
+                self.history["loss"].append(running / count)
+                self.history["lr"].append(lr)
+                bar.set_postfix(loss=f"{running / count:.4g}")
+                running, count = 0.0, 0
+            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                self.save_checkpoint()
+            bar.update(1)
+        bar.close()
+        self.model.eval()
+        self.write_history()
+        return self.history
+
+    def write_history(self) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "history.json").write_text(json.dumps(self.history, indent=1))
+        if self.history["step"]:
+            from .plots import plot_loss_curve
+
+            fig = plot_loss_curve(self.history, title=type(self.model).__name__)
+            fig.savefig(self.out_dir / "loss.png", dpi=100, bbox_inches="tight")
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+    """Read a checkpoint written by :class:`Trainer` (``weights_only=True``) and check its format."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    state = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not an mrilab checkpoint (expected format {CHECKPOINT_FORMAT!r})")
+    return state
+
+
+def load_model(path: str | os.PathLike, device: str = "cpu") -> nn.Module:
+    """Rebuild a trained model from its checkpoint in one call (eval mode)."""
+    state = load_checkpoint(path)
+    model = build_model(state["model_name"], state["model_config"])
+    model.load_state_dict(state["state_dict"])
+    return model.to(resolve_device(device)).eval()
+
+
+def train_config_from_dict(values: dict) -> TrainConfig:
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"unknown TrainConfig fields {sorted(unknown)}; known fields: {sorted(known)}")
+    return TrainConfig(**values)
+
+
+@torch.no_grad()
+def evaluate(
+    reconstructor: Callable[[dict], torch.Tensor] | nn.Module,
+    dataset,
+    *,
+    batch_size: int = 8,
+    device: str = "auto",
+) -> list[dict]:
+    """Per-slice metrics of a reconstruction method on ``dataset`` (its fixed evaluation masks).
+
+    ``reconstructor`` is a model (called with :func:`reconstruct`) or any function ``batch -> complex image``
+    (a classical solver). Returns one row per slice: ``index``, ``psnr``, ``ssim``, ``hfen``, ``nmse`` and
+    ``seconds`` (wall time of the batch divided by its size, synchronised on CUDA).
+    """
+    dev = resolve_device(device)
+    if isinstance(reconstructor, nn.Module):
+        model = reconstructor.to(dev).eval()
+
+        def reconstructor(batch):
+            return reconstruct(model, batch)
+
+    rows = []
+    for start in range(0, len(dataset), batch_size):
+        indices = range(start, min(start + batch_size, len(dataset)))
+        batch = to_device(collate([dataset[i] for i in indices]), dev)
+        _synchronize(dev)
+        tic = time.perf_counter()
+        output = reconstructor(batch)
+        _synchronize(dev)
+        seconds = (time.perf_counter() - tic) / len(indices)
+        scores = metrics.evaluate(output.abs(), batch["target"].abs())
+        for j, index in enumerate(indices):
+            rows.append({"index": index, **{k: float(v[j]) for k, v in scores.items()}, "seconds": seconds})
+    return rows
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Mean and standard deviation over slices of every metric in ``rows`` (from :func:`evaluate`)."""
+    keys = [k for k in rows[0] if k != "index"]
+    out = {"n_slices": len(rows)}
+    for key in keys:
+        values = np.array([r[key] for r in rows], dtype=float)
+        out[f"{key}_mean"] = float(values.mean())
+        out[f"{key}_std"] = float(values.std())
+    return out
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def machine_info() -> dict:
+    """Where a measurement was taken: platform, CPU count, torch version, GPU name if any."""
+    info = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info

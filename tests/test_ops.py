@@ -1,0 +1,102 @@
+import pytest
+import torch
+
+from mrilab.coils import birdcage_maps
+from mrilab.masks import cartesian_mask, random2d_mask
+from mrilab.ops import MRIOperator, channels_to_complex, complex_to_channels, fft2c, ifft2c
+
+from .conftest import random_complex
+
+
+def inner(a, b):
+    return (a.conj() * b).sum()
+
+
+def test_fft_parseval_and_inverse():
+    x = random_complex(3, 2, 32, 48, dtype=torch.complex128)
+    k = fft2c(x)
+    assert torch.allclose(k.norm(), x.norm())
+    assert torch.allclose(ifft2c(k), x)
+    assert torch.allclose(fft2c(ifft2c(x)), x)
+
+
+@pytest.mark.parametrize("shape", [(32, 32), (31, 33)])
+def test_fft_of_centred_delta_is_flat(shape):
+    x = torch.zeros(shape, dtype=torch.complex128)
+    x[shape[0] // 2, shape[1] // 2] = 1
+    k = fft2c(x)
+    flat = torch.full(shape, 1 / (shape[0] * shape[1]) ** 0.5, dtype=torch.float64)
+    assert torch.allclose(k.real, flat)
+    assert torch.allclose(k.imag, torch.zeros(shape, dtype=torch.float64), atol=1e-12)
+
+
+def test_complex_channels_round_trip():
+    x = random_complex(2, 3, 8, 8)
+    real = complex_to_channels(x)
+    assert real.shape == (2, 6, 8, 8) and not real.is_complex()
+    assert torch.equal(channels_to_complex(real), x)
+
+
+@pytest.mark.parametrize("n_coils", [None, 4])
+@pytest.mark.parametrize("batched_mask", [False, True])
+def test_adjointness(n_coils, batched_mask):
+    shape = (32, 40)
+    mask = cartesian_mask(shape, 0.3, seed=3)
+    if batched_mask:
+        mask = torch.stack([cartesian_mask(shape, 0.3, seed=s) for s in range(2)])[:, None]
+    sens = None if n_coils is None else birdcage_maps(n_coils, shape)
+    op = MRIOperator(mask, sens)
+    x = random_complex(2, 1, *shape)
+    y = random_complex(2, n_coils or 1, *shape)
+    lhs, rhs = inner(op.forward(x), y), inner(x, op.adjoint(y))
+    assert abs(lhs - rhs) / abs(lhs) < 1e-5
+
+
+def test_normal_operator_is_projection_single_coil():
+    mask = random2d_mask((32, 32), 0.3, seed=1)
+    op = MRIOperator(mask)
+    x = random_complex(1, 1, 32, 32)
+    assert torch.allclose(op.normal(op.normal(x)), op.normal(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("n_coils", [None, 6])
+def test_hard_dc_keeps_measured_kspace(n_coils):
+    shape = (32, 32)
+    mask = cartesian_mask(shape, 0.25, seed=0)
+    sens = None if n_coils is None else birdcage_maps(n_coils, shape)
+    op = MRIOperator(mask, sens)
+    truth = random_complex(2, 1, *shape)
+    y = op.forward(truth)
+    start = random_complex(2, 1, *shape)
+    x = op.hard_dc(start, y)
+    assert torch.allclose(op.hard_dc(truth, y), truth, atol=1e-5)
+    if n_coils is None:
+        assert torch.allclose(op.forward(x), y, atol=1e-5)
+    else:
+        assert (op.forward(x) - y).norm() < 0.5 * (op.forward(start) - y).norm()
+
+
+@pytest.mark.parametrize("n_coils", [None, 4])
+def test_soft_dc_is_the_minimiser(n_coils):
+    shape = (24, 24)
+    mask = cartesian_mask(shape, 0.4, seed=2)
+    sens = None if n_coils is None else birdcage_maps(n_coils, shape, dtype=torch.complex128)
+    op = MRIOperator(mask, sens)
+    z = random_complex(2, 1, *shape, dtype=torch.complex128)
+    y = op.forward(random_complex(2, 1, *shape, dtype=torch.complex128))
+    rho = torch.tensor([0.3, 2.0], dtype=torch.float64).view(2, 1, 1, 1)
+    x = op.soft_dc(z, y, rho, cg_iterations=100).detach().requires_grad_(True)
+    objective = ((op.forward(x) - y).abs() ** 2).sum() + (rho * (x - z).abs() ** 2).sum()
+    (grad,) = torch.autograd.grad(objective, x)
+    rhs = op.adjoint(y) + rho * z  # the gradient is 2 (A^H A + rho I) x - 2 rhs: small relative to rhs
+    assert grad.abs().max() < 1e-6 * rhs.abs().max()
+    # closed form: large rho returns z, vanishing rho returns data consistency
+    assert torch.allclose(op.soft_dc(z, y, 1e9), z, atol=1e-6)
+
+
+def test_operator_is_differentiable():
+    mask = cartesian_mask((16, 16), 0.5)
+    op = MRIOperator(mask)
+    x = random_complex(1, 1, 16, 16).requires_grad_(True)
+    op.adjoint(op.forward(x)).abs().sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()

@@ -1,0 +1,93 @@
+import json
+
+import pytest
+import torch
+
+from mrilab.train import TrainConfig, Trainer, evaluate, load_checkpoint, load_model, summarize
+
+from .toys import ToyDataset, ToyNet
+
+
+def make_trainer(out_dir, steps=6, **kwargs):
+    torch.manual_seed(0)
+    config = TrainConfig(steps=steps, batch_size=2, lr=1e-2, checkpoint_every=2, log_every=1, device="cpu", **kwargs)
+    return Trainer(ToyNet(), ToyDataset(), out_dir, config)
+
+
+def weights(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_training_reduces_loss_and_writes_artifacts(tmp_path):
+    trainer = make_trainer(tmp_path, steps=30)
+    history = trainer.fit(progress=False)
+    assert history["loss"][-1] < history["loss"][0]
+    assert json.loads((tmp_path / "history.json").read_text())["step"][-1] == 30
+    assert (tmp_path / "loss.png").stat().st_size > 0
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["model_name"] == "ToyNet" and state["step"] == 30
+
+
+def test_kill_and_resume_gives_identical_weights(tmp_path):
+    straight = make_trainer(tmp_path / "straight")
+    straight.fit(progress=False)
+
+    interrupted = make_trainer(tmp_path / "resumed")
+    calls = {"n": 0}
+
+    def dying_loss(model, batch):
+        calls["n"] += 1
+        if calls["n"] == 4:  # dies during step 4, after the checkpoint at step 2
+            raise KeyboardInterrupt
+        return (model(batch["kspace"], batch["mask"]) - batch["target"]).abs().mean()
+
+    interrupted.loss_fn = dying_loss
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit(progress=False)
+    assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["step"] == 2
+
+    resumed = make_trainer(tmp_path / "resumed")
+    resumed.fit(progress=False)
+    assert resumed.step == 6
+    assert torch.equal(weights(resumed.model), weights(straight.model))
+
+
+def test_load_model_in_one_call(tmp_path):
+    trainer = make_trainer(tmp_path, steps=2)
+    trainer.fit(progress=False)
+    model = load_model(tmp_path / "checkpoint.pt")
+    assert isinstance(model, ToyNet) and not model.training
+    assert torch.equal(weights(model), weights(trainer.model))
+
+
+def test_extending_steps_resumes_but_other_config_changes_are_refused(tmp_path):
+    make_trainer(tmp_path, steps=2).fit(progress=False)
+    longer = make_trainer(tmp_path, steps=4)
+    longer.fit(progress=False)
+    assert longer.step == 4
+    with pytest.raises(ValueError, match="different config"):
+        make_trainer(tmp_path, steps=6, seed=1).fit(progress=False)
+
+
+def test_evaluate_returns_per_slice_table():
+    dataset = ToyDataset(n=5)
+    model = ToyNet()
+    rows = evaluate(model, dataset, batch_size=2, device="cpu")
+    assert [r["index"] for r in rows] == list(range(5))
+    assert {"psnr", "ssim", "hfen", "nmse", "seconds"} <= set(rows[0])
+    again = evaluate(model, dataset, batch_size=3, device="cpu")
+    assert [r["psnr"] for r in rows] == pytest.approx([r["psnr"] for r in again], abs=1e-4)
+    summary = summarize(rows)
+    assert summary["n_slices"] == 5 and summary["psnr_std"] >= 0
+
+    def zero_filled(batch):
+        return torch.fft.ifft2(batch["kspace"])
+
+    assert len(evaluate(zero_filled, dataset, device="cpu")) == 5
+
+
+def test_learning_rate_schedule():
+    cfg = TrainConfig(steps=100, lr=1e-3, lr_min=1e-5)
+    assert cfg.learning_rate(0) == pytest.approx(1e-3)
+    assert cfg.learning_rate(50) == pytest.approx(0.5 * (1e-3 + 1e-5))
+    assert TrainConfig(lr_schedule="constant").learning_rate(999) == 1e-3
