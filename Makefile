@@ -8,7 +8,9 @@ TORCH_VERSION ?= 2.13.0
 export MRILAB_DATA ?= $(CURDIR)/data
 export PYTHONHASHSEED = 0
 
-.PHONY: install lint unit test data book bench clean
+BOOK_PROFILE ?= $(shell $(PY) -c "import torch; print('full' if torch.cuda.is_available() else 'demo')" 2>/dev/null)
+
+.PHONY: install lint notebooks-check unit chapters nbval book-smoke test data book student bench sync clean
 
 # torch goes in first, pinned, unless the interpreter already has one (Colab, a CUDA install): requirements.txt
 # and pyproject.toml only ask for `torch>=2.1`, which the installed build satisfies, so nothing replaces it.
@@ -24,16 +26,37 @@ install: $(VENV)/.installed
 lint: install
 	$(PY) -m ruff check .
 
+notebooks-check: install
+	$(PY) tools/book.py check
+
 unit: install
 	$(PY) -m pytest
 
-test: lint unit
+# every chapter in the smoke profile (papermill), then nbval re-runs them and compares the cells marked
+# `# NBVAL_CHECK_OUTPUT` with the first run, then the book is built from those executed notebooks
+chapters: install
+	$(PY) tools/book.py execute --profile smoke
+
+nbval: chapters
+	MRILAB_PROFILE=smoke $(PY) -m pytest --nbval-lax -p no:cacheprovider _build/executed/smoke/notebooks
+
+book-smoke: chapters
+	$(PY) tools/book.py build --executed _build/executed/smoke
+
+test: lint notebooks-check unit chapters nbval book-smoke
+
+sync: install
+	$(PY) tools/book.py sync
 
 data: install
-	$(PY) data_scripts/make_brain_dataset.py --profile $${MRILAB_PROFILE:-demo}
+	$(PY) data_scripts/make_brain_dataset.py --profile $(BOOK_PROFILE)
 
 book: data
-	$(PY) -m jupyter_book build . --warningiserror --keep-going
+	$(PY) tools/book.py execute --profile $(BOOK_PROFILE)
+	$(PY) tools/book.py build --executed _build/executed/$(BOOK_PROFILE)
+
+student: install
+	$(PY) tools/book.py build --executed _build/executed/$(BOOK_PROFILE) --student
 
 bench: install
 	$(PY) benchmarks/bench_ops.py

@@ -1,0 +1,185 @@
+"""Build tooling of the book: MyST-markdown chapters (book/) <-> notebooks (notebooks/), execution, HTML build.
+
+    python tools/book.py sync                       # regenerate notebooks/*.ipynb from book/*.md (no outputs)
+    python tools/book.py check                      # fail if a notebook twin is missing or out of date
+    python tools/book.py execute --profile smoke    # run every chapter with papermill into _build/executed/
+    python tools/book.py build [--student]          # build _build/html from the executed notebooks (no re-run)
+
+The table of contents lists the notebooks (``notebooks/<part>/<chapter>``), so every page is an ``.ipynb`` that
+exists in the repository and the Colab button opens it. The build stages ``_config.yml``, ``_toc.yml``, ``book/``
+and the *executed* notebooks into ``_build/stage`` and runs Jupyter Book there with warnings as errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "_build"
+
+
+def chapters() -> list[str]:
+    """Notebook paths (without suffix) listed in ``_toc.yml``, in reading order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if str(node.get("file", "")).startswith("notebooks/"):
+                found.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(toc)
+    return found
+
+
+def source_of(chapter: str) -> Path:
+    return ROOT / "book" / (chapter.removeprefix("notebooks/") + ".md")
+
+
+def twin(chapter: str) -> nbformat.NotebookNode:
+    """The notebook generated from a chapter's markdown source: no outputs, stable metadata."""
+    notebook = jupytext.read(source_of(chapter))
+    notebook.metadata.pop("jupytext", None)
+    notebook.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    for cell in notebook.cells:
+        cell.metadata.pop("lines_to_next_cell", None)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return notebook
+
+
+def _normalised(notebook) -> list:
+    return [(c.cell_type, c.source, sorted(c.metadata.get("tags", []))) for c in notebook.cells]
+
+
+def sync() -> None:
+    for chapter in chapters():
+        path = ROOT / (chapter + ".ipynb")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(twin(chapter), path)
+        print(f"wrote {path.relative_to(ROOT)}")
+
+
+def check() -> int:
+    stale = []
+    for chapter in chapters():
+        path = ROOT / (chapter + ".ipynb")
+        if not source_of(chapter).exists():
+            stale.append(f"{source_of(chapter).relative_to(ROOT)} (source missing)")
+        elif not path.exists() or _normalised(nbformat.read(path, as_version=4)) != _normalised(twin(chapter)):
+            stale.append(str(path.relative_to(ROOT)))
+        elif any(c.get("outputs") for c in nbformat.read(path, as_version=4).cells):
+            stale.append(f"{path.relative_to(ROOT)} (has outputs; commit notebooks without outputs)")
+    listed = {ROOT / (c + ".ipynb") for c in chapters()}
+    stale += [f"{p.relative_to(ROOT)} (not in _toc.yml)" for p in (ROOT / "notebooks").rglob("*.ipynb")
+              if p not in listed and ".ipynb_checkpoints" not in p.parts]  # fmt: skip
+    if stale:
+        print("notebook twins out of date — run `python tools/book.py sync`:\n  " + "\n  ".join(stale))
+        return 1
+    print(f"{len(chapters())} notebook twins are current")
+    return 0
+
+
+def execute(profile: str, out: Path, only: list[str] | None = None) -> int:
+    """Execute chapters with papermill (parameter ``profile``) into ``out``; returns the number of failures."""
+    import papermill
+
+    os.environ["MRILAB_PROFILE"] = profile
+    failures = 0
+    for chapter in chapters():
+        if only and not any(name in chapter for name in only):
+            continue
+        source, target = ROOT / (chapter + ".ipynb"), out / (chapter + ".ipynb")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tic = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(source), str(target), parameters={"profile": profile}, cwd=str(source.parent),
+                kernel_name="python3", progress_bar=False,
+            )  # fmt: skip
+            status = "ok"
+        except papermill.PapermillExecutionError as error:
+            failures += 1
+            status = f"FAILED: {error.ename}: {error.evalue}"
+        print(f"{chapter}: {status} ({time.perf_counter() - tic:.1f} s)", flush=True)
+    return failures
+
+
+def build(executed: Path, *, student: bool = False) -> int:
+    stage = BUILD / ("stage-student" if student else "stage")
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    config = (ROOT / "_config.yml").read_text()
+    if student:
+        config = config.replace("hide_solutions: false", "hide_solutions: true")
+    (stage / "_config.yml").write_text(config)
+    shutil.copy(ROOT / "_toc.yml", stage / "_toc.yml")
+    shutil.copytree(ROOT / "book", stage / "book", ignore=shutil.ignore_patterns("*.md"))
+    for page in (ROOT / "book").rglob("*.md"):
+        if not any(source_of(c) == page for c in chapters()):  # plain pages (intro, references) are not notebooks
+            shutil.copy(page, stage / page.relative_to(ROOT))
+    missing = []
+    for chapter in chapters():
+        source = executed / (chapter + ".ipynb")
+        if not source.exists():
+            missing.append(str(source))
+            continue
+        (stage / chapter).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, stage / (chapter + ".ipynb"))
+    if missing:
+        print("executed notebooks missing (run `python tools/book.py execute` first):\n  " + "\n  ".join(missing))
+        return 1
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter_book", "build", str(stage), "--path-output", str(stage),
+         "--warningiserror", "--keep-going"],
+        cwd=ROOT,
+    )  # fmt: skip
+    if result.returncode:
+        return result.returncode
+    html = BUILD / ("html-student" if student else "html")
+    shutil.rmtree(html, ignore_errors=True)
+    shutil.copytree(stage / "_build" / "html", html)
+    print(f"book written to {html}")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("sync")
+    sub.add_parser("check")
+    run = sub.add_parser("execute")
+    run.add_argument("--profile", default="smoke", choices=["smoke", "demo", "full"])
+    run.add_argument("--out", type=Path, default=None)
+    run.add_argument("chapters", nargs="*", help="only chapters whose path contains one of these")
+    make = sub.add_parser("build")
+    make.add_argument("--executed", type=Path, default=None)
+    make.add_argument("--student", action="store_true", help="hide solutions (the student edition)")
+    args = parser.parse_args()
+    if args.command == "sync":
+        sync()
+        return 0
+    if args.command == "check":
+        return check()
+    if args.command == "execute":
+        return int(execute(args.profile, args.out or BUILD / "executed" / args.profile, args.chapters) > 0)
+    return build(args.executed or BUILD / "executed" / "demo", student=args.student)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
