@@ -87,12 +87,15 @@ def seed_everything(seed: int) -> None:
 
 
 def collate(samples: list[dict]) -> dict:
-    """Stack a list of sample dicts into a batch dict (tensors stacked, other values listed)."""
-    batch = {}
-    for key in samples[0]:
-        values = [s[key] for s in samples]
-        batch[key] = torch.stack(values) if isinstance(values[0], torch.Tensor) else values
-    return batch
+    """Batch sample dicts: tensors are stacked along a new first dimension, numbers (``"index"``) become a tensor."""
+    if not samples:
+        raise ValueError("samples must be a non-empty list of sample dicts")
+    keys = samples[0].keys()
+    for sample in samples[1:]:
+        if sample.keys() != keys:
+            raise ValueError(f"samples must all have the same keys, got {sorted(keys)} and {sorted(sample.keys())}")
+    return {key: torch.stack([s[key] for s in samples]) if isinstance(samples[0][key], torch.Tensor)
+            else torch.tensor([s[key] for s in samples]) for key in keys}
 
 
 def to_device(batch: dict, device: torch.device) -> dict:

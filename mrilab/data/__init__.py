@@ -1,0 +1,36 @@
+"""The book's data: the embedded MNI152-based brain dataset, a procedural phantom, fastMRI/IXI converters, datasets.
+
+* :func:`build_dataset` / :data:`PROFILES`: synthesise T1w/T2w/PDw (single- and multi-coil) slices into HDF5 files
+  in fastMRI's layout, cached under :func:`default_root` (see :mod:`mrilab.data.brain` for the physics);
+* :class:`SliceDataset` and :func:`collate`: undersampled samples for training and evaluation;
+* :func:`ellipse_phantom`: a complex test image in milliseconds;
+* :func:`convert_fastmri` / :func:`convert_ixi`: real data into the same layout.
+"""
+
+from ..train import collate
+from .brain import CONTRASTS, TISSUES, spin_echo_signal, synthesize_slice
+from .build import PROFILES, SPLITS, Profile, build_dataset, default_root, split_positions
+from .datasets import SliceDataset
+from .fastmri import convert_fastmri, read_fastmri_volume
+from .ixi import convert_ixi, find_ixi_subjects
+from .phantom import ellipse_phantom
+
+__all__ = [
+    "CONTRASTS",
+    "PROFILES",
+    "SPLITS",
+    "TISSUES",
+    "Profile",
+    "SliceDataset",
+    "build_dataset",
+    "collate",
+    "convert_fastmri",
+    "convert_ixi",
+    "default_root",
+    "ellipse_phantom",
+    "find_ixi_subjects",
+    "read_fastmri_volume",
+    "spin_echo_signal",
+    "split_positions",
+    "synthesize_slice",
+]

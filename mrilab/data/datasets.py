@@ -1,0 +1,185 @@
+"""Torch datasets of undersampled slices, following the book's sample contract.
+
+``dataset[i]`` is slice ``i`` with its *evaluation* mask: fixed per slice, drawn from the seed ``(seed, i)``, with
+the ratio ``ratios[i % len(ratios)]``. ``dataset[(i, draw)]`` is the same slice with a *training* mask (and, with
+several ratios, a ratio) drawn from ``(seed, i, draw)``, so a trainer gets fresh but reproducible masks per step.
+A sample is a dict:
+
+* ``"kspace"``: complex64 ``(C, H, W)``, the measured k-space with zeros where the mask does not sample;
+* ``"mask"``: bool ``(1, H, W)``;
+* ``"target"``: complex64 ``(1, H, W)``, the fully sampled image: ``F^H y`` single-coil, ``S^H F^H y``
+  multi-coil (``sum_c |S_c|^2 = 1``);
+* ``"ratio"``: float32 0-d tensor, the sampling ratio the mask achieves;
+* ``"reference"`` (if asked): complex64 ``(1, H, W)``, the fully sampled image of another contrast of the same slice;
+* ``"sens"`` (multi-coil): complex64 ``(C, H, W)`` coil sensitivities;
+* ``"index"``: ``i``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._checks import check_ratio
+from ..masks import mask_from_name
+from ..ops import ifft2c
+from .build import Profile, build_dataset, check_split, resolve_profile
+from .hdf5 import open_slice_file, require_key
+
+MASK_KINDS = ("cartesian", "equispaced", "random2d", "radial")
+_EVALUATION, _TRAINING, _RATIO = 0, 1, 2
+
+
+class SliceDataset(torch.utils.data.Dataset):
+    """Undersampled slices of one split and contrast of a dataset in fastMRI's layout.
+
+    Parameters
+    ----------
+    root_or_profile:
+        A profile name (``"smoke"``, ``"demo"``, ``"full"``) or :class:`~mrilab.data.Profile`, built on first use
+        under ``root``; or a directory holding ``{split}/{contrast}.h5`` (a built profile, or converted data).
+    split, contrast:
+        Which file: ``{split}/{contrast}.h5``, or ``{split}/{contrast}_mc{coils}.h5`` when ``coils`` is given.
+    mask:
+        Mask kind for :func:`mrilab.masks.mask_from_name`.
+    ratios:
+        Sampling ratio(s) in (0, 1].
+    seed:
+        Seeds every mask (see the module docstring).
+    reference:
+        Contrast whose fully sampled image of the same slice is returned as ``"reference"``.
+    coils:
+        Number of coils of the multi-coil file to read; ``None`` for single-coil.
+    max_slices:
+        Keep only the first ``max_slices`` slices.
+    root:
+        Cache directory for profile names (default :func:`mrilab.data.default_root`).
+    """
+
+    def __init__(self, root_or_profile: str | os.PathLike | Profile, split: str = "train", contrast: str = "T1w", *,
+                 mask: str = "cartesian", ratios=(0.25,), seed: int = 0, reference: str | None = None,
+                 coils: int | None = None, max_slices: int | None = None, root: str | os.PathLike | None = None):
+        self.directory = _resolve_directory(root_or_profile, root)
+        self.split = check_split(split)
+        if mask not in MASK_KINDS:
+            raise ValueError(f"mask must be one of {MASK_KINDS}, got {mask!r}")
+        if isinstance(ratios, (int, float)):
+            ratios = (ratios,)
+        self.ratios = tuple(check_ratio("ratios", r) for r in ratios)
+        if not self.ratios:
+            raise ValueError("ratios must hold at least one sampling ratio in (0, 1]")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        if coils is not None and (isinstance(coils, bool) or not isinstance(coils, int) or coils < 1):
+            raise ValueError(f"coils must be None (single-coil) or a positive integer, got {coils!r}")
+        self.mask_kind, self.seed, self.coils, self.contrast, self.reference = mask, seed, coils, contrast, reference
+        name = f"{contrast}.h5" if coils is None else f"{contrast}_mc{coils}.h5"
+        self.path = self._file(name, "contrast", contrast)
+        self.reference_path = None if reference is None else self._file(f"{reference}.h5", "reference", reference)
+        with open_slice_file(self.path, required=("kspace",)) as f:
+            kspace = f["kspace"]
+            expected_ndim = 3 if coils is None else 4
+            if kspace.ndim != expected_ndim:
+                raise ValueError(f"{self.path}: kspace must have {expected_ndim} dimensions "
+                                 f"({'slices, H, W' if coils is None else 'slices, coils, H, W'}), got {kspace.shape}")
+            self.shape = tuple(kspace.shape[-2:])
+            n_slices = kspace.shape[0]
+            positions = f["slice_positions"][()] if "slice_positions" in f else None
+            self._sens = None
+            if coils is not None:
+                sens = require_key(f, "sens_maps")
+                if sens.ndim not in (3, 4) or tuple(sens.shape[-3:]) != tuple(kspace.shape[-3:]):
+                    raise ValueError(f"{self.path}: sens_maps must be (coils, H, W) or (slices, coils, H, W) matching "
+                                     f"kspace {kspace.shape}, got {sens.shape}")
+                if sens.ndim == 3:
+                    self._sens = torch.from_numpy(np.asarray(sens[()], dtype=np.complex64))
+        if self.reference_path is not None:
+            with open_slice_file(self.reference_path, required=("kspace",)) as f:
+                if f["kspace"].shape[0] < n_slices or tuple(f["kspace"].shape[-2:]) != self.shape:
+                    raise ValueError(f"reference file {self.reference_path} has kspace {f['kspace'].shape}, "
+                                     f"expected at least {n_slices} slices of {self.shape}")
+                if positions is not None and "slice_positions" in f and not np.array_equal(
+                        f["slice_positions"][:n_slices], positions):
+                    raise ValueError(f"reference file {self.reference_path} holds other slice positions "
+                                     f"than {self.path}")
+        if max_slices is not None:
+            if isinstance(max_slices, bool) or not isinstance(max_slices, int) or max_slices < 1:
+                raise ValueError(f"max_slices must be a positive integer, got {max_slices!r}")
+            n_slices = min(n_slices, max_slices)
+        self.n_slices = n_slices
+        self.slice_positions = None if positions is None else positions[:n_slices]
+        self._handles: dict[Path, object] = {}
+        self._pid = None
+
+    def _file(self, name: str, argument: str, contrast: str) -> Path:
+        path = self.directory / self.split / name
+        if not path.is_file():
+            available = sorted(p.name for p in (self.directory / self.split).glob("*.h5"))
+            raise ValueError(f"{argument}={contrast!r}: no file {path} (available in this split: {available})")
+        return path
+
+    def __len__(self) -> int:
+        return self.n_slices
+
+    def _read(self, path: Path, index: int, key: str = "kspace") -> torch.Tensor:
+        if self._pid != os.getpid():  # h5py handles must not cross a fork (DataLoader workers)
+            self._handles, self._pid = {}, os.getpid()
+        if path not in self._handles:
+            self._handles[path] = open_slice_file(path)
+        return torch.from_numpy(np.asarray(self._handles[path][key][index], dtype=np.complex64))
+
+    def _sensitivities(self, index: int) -> torch.Tensor:
+        return self._sens if self._sens is not None else self._read(self.path, index, "sens_maps")
+
+    def __getitem__(self, item) -> dict:
+        index, draw = item if isinstance(item, tuple) else (item, None)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < self.n_slices:
+            raise IndexError(f"slice index must be an integer in [0, {self.n_slices}), got {index!r}")
+        index = int(index)
+        if draw is None:
+            ratio = self.ratios[index % len(self.ratios)]
+            mask_seed = _seed(self.seed, _EVALUATION, index)
+        else:
+            if isinstance(draw, bool) or not isinstance(draw, (int, np.integer)) or draw < 0:
+                raise ValueError(f"draw must be a non-negative integer, got {draw!r}")
+            ratio = self.ratios[np.random.default_rng([self.seed, _RATIO, index, int(draw)]).integers(len(self.ratios))]
+            mask_seed = _seed(self.seed, _TRAINING, index, int(draw))
+        mask = mask_from_name(self.mask_kind, self.shape, ratio, seed=mask_seed)[None]
+        full = self._read(self.path, index)
+        if self.coils is None:
+            full = full[None]
+            target = ifft2c(full)
+        else:
+            sens = self._sensitivities(index)
+            target = (ifft2c(full) * sens.conj()).sum(dim=0, keepdim=True)
+        sample = {"kspace": full * mask, "mask": mask, "target": target,
+                  "ratio": torch.tensor(float(mask.float().mean()), dtype=torch.float32)}
+        if self.reference_path is not None:
+            sample["reference"] = ifft2c(self._read(self.reference_path, index))[None]
+        if self.coils is not None:
+            sample["sens"] = sens
+        sample["index"] = index
+        return sample
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_handles"], state["_pid"] = {}, None
+        return state
+
+
+def _resolve_directory(root_or_profile, root) -> Path:
+    if isinstance(root_or_profile, Profile) or (isinstance(root_or_profile, str) and os.sep not in root_or_profile
+                                                and not Path(root_or_profile).is_dir()):
+        return build_dataset(resolve_profile(root_or_profile), root=root)
+    directory = Path(root_or_profile)
+    if not directory.is_dir():
+        raise ValueError(f"root_or_profile must be a profile name or an existing directory, got {root_or_profile!r}")
+    return directory
+
+
+def _seed(*entropy: int) -> int:
+    """A 32-bit mask seed from a tuple of non-negative integers (NumPy's SeedSequence hashing)."""
+    return int(np.random.SeedSequence(list(entropy)).generate_state(1)[0])
