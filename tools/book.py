@@ -67,12 +67,18 @@ def _normalised(notebook) -> list:
     return [(c.cell_type, c.source, sorted(c.metadata.get("tags", []))) for c in notebook.cells]
 
 
-def sync() -> None:
+def sync() -> int:
+    missing = 0
     for chapter in chapters():
+        if not source_of(chapter).exists():
+            print(f"missing source {source_of(chapter).relative_to(ROOT)}")
+            missing += 1
+            continue
         path = ROOT / (chapter + ".ipynb")
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(twin(chapter), path)
         print(f"wrote {path.relative_to(ROOT)}")
+    return int(missing > 0)
 
 
 def check() -> int:
@@ -172,8 +178,7 @@ def main() -> int:
     make.add_argument("--student", action="store_true", help="hide solutions (the student edition)")
     args = parser.parse_args()
     if args.command == "sync":
-        sync()
-        return 0
+        return sync()
     if args.command == "check":
         return check()
     if args.command == "execute":

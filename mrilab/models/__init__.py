@@ -5,6 +5,7 @@ Models record their constructor arguments in ``self.config`` so checkpoints can 
 """
 
 from . import cgpd_csnet  # noqa: F401  (registers CGPDCSNet)
+from .ista_net import ISTANetPlus  # noqa: F401  (registers ISTANetPlus)
 from .registry import MODELS, build_model, register
 
 __all__ = ["MODELS", "build_model", "register"]

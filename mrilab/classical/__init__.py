@@ -1,0 +1,28 @@
+"""Classical CS-MRI reconstruction: zero-filling, ISTA/FISTA with a wavelet prior, and total variation.
+
+The baselines of the ISTA chapter pair and the starting point that ISTA-Net+ unrolls (Beck & Teboulle 2009).
+"""
+
+from .prox import soft_threshold
+from .proximal_gradient import History, power_iteration, proximal_gradient, resolve_lambda
+from .sparse import fista, ista
+from .tv import gradient, gradient_adjoint, total_variation, tv_prox, tv_reconstruction
+from .wavelets import WaveletTransform
+from .zero_filled import zero_filled
+
+__all__ = [
+    "History",
+    "WaveletTransform",
+    "fista",
+    "gradient",
+    "gradient_adjoint",
+    "ista",
+    "power_iteration",
+    "proximal_gradient",
+    "resolve_lambda",
+    "soft_threshold",
+    "total_variation",
+    "tv_prox",
+    "tv_reconstruction",
+    "zero_filled",
+]

@@ -1,0 +1,79 @@
+"""ISTA and FISTA for wavelet-sparse CS-MRI: ``min_x ½‖Ax − y‖² + λ‖Ψx‖₁`` (Beck & Teboulle 2009).
+
+``Ψ`` is the orthonormal periodic wavelet transform of :mod:`.wavelets`; the ℓ₁ norm counts the *detail*
+coefficients only (the coarsest approximation band is left unpenalised, as is usual: it holds the image's mean
+intensity, which is not sparse). Because ``Ψ`` is orthonormal, the prox of ``t λ‖Ψ·‖₁`` is
+``Ψ^H soft(Ψv, tλ)`` with :func:`~.prox.soft_threshold` acting on the detail coefficients.
+
+``λ`` defaults to ``DEFAULT_RELATIVE_LAMBDA · max|A^H y|`` per sample (see
+:func:`~.proximal_gradient.resolve_lambda`). Measured on a 128×128 slice of the MNI152 T1 template (peak 1, smooth
+phase) with 1-D random Cartesian masks and 100 FISTA iterations: PSNR changed by less than 1 dB for relative λ in
+[1e-3, 5e-3]; the wavelet prior gained about 5 dB over zero-filling at 50 % sampling, little at 30 %, and was up to
+1 dB *below* zero-filling at 10–20 %, where the aliasing of 1-D masks is too coherent for it. Tune λ per sampling
+ratio on a validation slice when the numbers matter.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..ops import MRIOperator
+from .prox import soft_threshold
+from .proximal_gradient import History, proximal_gradient, resolve_lambda
+from .wavelets import WaveletTransform
+
+DEFAULT_RELATIVE_LAMBDA = 2e-3
+
+
+def ista(op: MRIOperator, y: torch.Tensor, lam=None, *, wavelet: str = "haar", levels: int | None = None,
+         iterations: int = 100, step: float | None = None, x0: torch.Tensor | None = None,
+         keep_iterates: bool = False) -> tuple[torch.Tensor, History]:
+    """ISTA with a wavelet prior: ``x_k = Ψ^H soft(Ψ(x_{k−1} − t A^H(A x_{k−1} − y)), tλ)``, ``t = 1/L``.
+
+    Parameters
+    ----------
+    op, y:
+        The operator ``A`` (single- or multi-coil :class:`~mrilab.ops.MRIOperator`) and measured k-space
+        ``(B, C, H, W)``.
+    lam:
+        ``λ``: a non-negative number, a tensor broadcastable to ``(B, 1, 1, 1)``, or ``None`` for the data-relative
+        default.
+    wavelet, levels:
+        Passed to :class:`~.wavelets.WaveletTransform`. Haar by default: on the brain slice described above it
+        beat Daubechies-4 (``"db4"``) by 0.3–2 dB.
+    iterations, step, x0, keep_iterates:
+        Number of iterations; step ``t`` (default ``1/L`` by power iteration); start (default ``A^H y``); whether
+        the history keeps every iterate.
+
+    Returns the reconstruction ``(B, 1, H, W)`` and a :class:`~.proximal_gradient.History` of the objective.
+    """
+    return _wavelet_solver(op, y, lam, wavelet, levels, iterations=iterations, step=step, x0=x0,
+                           keep_iterates=keep_iterates, accelerated=False)
+
+
+def fista(op: MRIOperator, y: torch.Tensor, lam=None, *, wavelet: str = "haar", levels: int | None = None,
+          iterations: int = 100, step: float | None = None, x0: torch.Tensor | None = None,
+          keep_iterates: bool = False) -> tuple[torch.Tensor, History]:
+    """FISTA with a wavelet prior: the ISTA step of :func:`ista` taken at Beck & Teboulle's extrapolated point.
+
+    Same arguments and returns as :func:`ista`.
+    """
+    return _wavelet_solver(op, y, lam, wavelet, levels, iterations=iterations, step=step, x0=x0,
+                           keep_iterates=keep_iterates, accelerated=True)
+
+
+def _wavelet_solver(op, y, lam, wavelet, levels, **options):
+    if not isinstance(op, MRIOperator):
+        raise TypeError(f"op must be an mrilab.ops.MRIOperator, got {type(op).__name__}")
+    psi = WaveletTransform(op.shape, wavelet, levels)
+    detail = psi.detail_mask(device=op.mask.device)
+    lam = resolve_lambda(op, y, lam, DEFAULT_RELATIVE_LAMBDA)
+
+    def prox(v: torch.Tensor, t: float) -> torch.Tensor:
+        c = psi(v)
+        return psi.adjoint(torch.where(detail, soft_threshold(c, t * lam), c))
+
+    def penalty(x: torch.Tensor) -> torch.Tensor:
+        return (lam * psi(x).abs() * detail).sum(dim=(1, 2, 3))
+
+    return proximal_gradient(op, y, prox, penalty, **options)

@@ -1,0 +1,167 @@
+"""ISTA-Net+ (Zhang & Ghanem, "ISTA-Net: Interpretable optimization-inspired deep network for image compressive
+sensing", CVPR 2018): ISTA for ``½‖Ax − y‖² + λ‖Ψx‖₁`` unrolled into ``N_p`` phases in which the sparsifying
+transform becomes learned convolutions and the step size and threshold become learned scalars.
+
+Phase ``k`` (the paper's ISTA-Net+ eqs. for ``r^(k)`` and ``x^(k)``)::
+
+    r^(k) = x^(k−1) − ρ_k A^H(A x^(k−1) − y)                      gradient step on the data term
+    x^(k) = r^(k) + G(F̃(soft(F(D(r^(k))), θ_k)))                   learned proximal step on the residual
+
+with ``A = M F`` the single-coil MRI operator (:class:`mrilab.ops.MRIOperator`) in place of the paper's CS
+matrix ``Φ``, ``x^(0) = A^H y``, ``D`` one convolution (image → ``N_f`` features), ``F`` and its "inverse" ``F̃``
+two convolutions with a ReLU between, ``G`` one convolution (features → image), and the symmetry constraint
+``F̃ ∘ F = I`` encouraged by the loss term ``‖F̃(F(D r^(k))) − D r^(k)‖²``.
+
+Complex images enter the convolutions through :func:`mrilab.ops.complex_to_channels`: ``D`` sees 2 input channels
+(real, imaginary) and ``G`` returns 2 channels, which :func:`mrilab.ops.channels_to_complex` turns back into the
+complex residual. Convolutions have no bias (the official implementation's choice, which keeps ``soft(·, θ)``
+meaningful: zero features map to zero).
+
+Parameters, with ``C = 2`` image channels, ``N_f`` filters of size ``k × k`` and ``N_p`` phases::
+
+    N_p · (2 · C · N_f · k²  +  4 · N_f² · k²  +  2)      (D and G; F and F̃; ρ_k and θ_k)
+
+which for the defaults (``N_p = 9``, ``N_f = 32``, ``k = 3``) is 342,162; the paper's single-channel CS version
+(``C = 1``) has 336,978 ≈ 0.34 M.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .._checks import check_tensor
+from ..classical.prox import soft_threshold
+from ..ops import MRIOperator, channels_to_complex, complex_to_channels
+from .registry import register
+
+IMAGE_CHANNELS = 2
+
+
+class _Phase(nn.Module):
+    """One ISTA-Net+ phase: step ρ_k, threshold θ_k and the transforms D, F, F̃, G of Zhang & Ghanem's Fig. 3."""
+
+    def __init__(self, n_filters: int, kernel_size: int, step_init: float, threshold_init: float):
+        super().__init__()
+
+        def conv(n_in: int, n_out: int) -> nn.Conv2d:
+            layer = nn.Conv2d(n_in, n_out, kernel_size, padding=kernel_size // 2, bias=False)
+            nn.init.xavier_normal_(layer.weight)
+            return layer
+
+        self.rho = nn.Parameter(torch.tensor(float(step_init)))
+        self.theta = nn.Parameter(torch.tensor(float(threshold_init)))
+        self.D = conv(IMAGE_CHANNELS, n_filters)
+        self.F = nn.Sequential(conv(n_filters, n_filters), nn.ReLU(), conv(n_filters, n_filters))
+        self.F_tilde = nn.Sequential(conv(n_filters, n_filters), nn.ReLU(), conv(n_filters, n_filters))
+        self.G = conv(n_filters, IMAGE_CHANNELS)
+
+    def forward(self, x: torch.Tensor, op: MRIOperator, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x^(k)`` from ``x^(k−1)``, and the symmetry residual ``F̃(F(D r^(k))) − D r^(k)``."""
+        r = x - self.rho * op.adjoint(op.forward(x) - y)
+        features = self.D(complex_to_channels(r))
+        sparse = self.F(features)
+        update = self.G(self.F_tilde(soft_threshold(sparse, self.theta)))
+        return r + channels_to_complex(update), self.F_tilde(sparse) - features
+
+
+@register
+class ISTANetPlus(nn.Module):
+    """ISTA-Net+ for single-coil Cartesian MRI (Zhang & Ghanem 2018).
+
+    Parameters
+    ----------
+    n_phases:
+        ``N_p``, the number of unrolled ISTA iterations (paper: 9).
+    n_filters:
+        ``N_f``, feature channels of ``D``, ``F``, ``F̃`` and ``G`` (paper: 32).
+    kernel_size:
+        Convolution size (paper: 3).
+    step_init, threshold_init:
+        Initial ``ρ_k`` and ``θ_k`` of every phase (the official code's 0.5 and 0.01; ``θ_k`` is on the intensity
+        scale of the images, which the official code keeps in [0, 1]).
+    gamma:
+        ``γ``, the weight of the symmetry constraint in the loss (paper: 0.01).
+    """
+
+    def __init__(self, n_phases: int = 9, n_filters: int = 32, kernel_size: int = 3, step_init: float = 0.5,
+                 threshold_init: float = 0.01, gamma: float = 0.01):
+        super().__init__()
+        for name, value in (("n_phases", n_phases), ("n_filters", n_filters), ("kernel_size", kernel_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd so that images keep their size, got {kernel_size}")
+        for name, value in (("step_init", step_init), ("threshold_init", threshold_init), ("gamma", gamma)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+        self.config = {
+            "n_phases": n_phases,
+            "n_filters": n_filters,
+            "kernel_size": kernel_size,
+            "step_init": float(step_init),
+            "threshold_init": float(threshold_init),
+            "gamma": float(gamma),
+        }
+        self.gamma = float(gamma)
+        self.phases = nn.ModuleList(
+            _Phase(n_filters, kernel_size, step_init, threshold_init) for _ in range(n_phases)
+        )
+
+    @staticmethod
+    def parameter_count(n_phases: int = 9, n_filters: int = 32, kernel_size: int = 3) -> int:
+        """``N_p · (2 · C · N_f · k² + 4 · N_f² · k² + 2)`` with ``C = 2`` (real and imaginary channels)."""
+        k2 = kernel_size**2
+        return n_phases * (2 * IMAGE_CHANNELS * n_filters * k2 + 4 * n_filters**2 * k2 + 2)
+
+    def forward(self, kspace: torch.Tensor, mask: torch.Tensor, *, ratio: float | None = None,
+                reference: torch.Tensor | None = None, return_stages: bool = False):
+        """Reconstruct from undersampled ``kspace`` (complex ``(B, 1, H, W)``, zero where not sampled).
+
+        ``mask`` is boolean ``(H, W)`` or ``(B, 1, H, W)``. ``ratio`` and ``reference`` belong to the book's shared
+        calling convention and are not used: ISTA-Net+ is trained per sampling ratio and uses one contrast.
+        Returns the complex reconstruction ``x^(N_p)`` ``(B, 1, H, W)``, or ``(x, stages)`` with the ``N_p``
+        phase outputs ``[x^(1), ..., x^(N_p)]`` when ``return_stages`` is true.
+        """
+        x, stages, _ = self._unroll(kspace, mask)
+        return (x, stages) if return_stages else x
+
+    def training_loss(self, batch: dict) -> torch.Tensor:
+        """Zhang & Ghanem's loss ``L_discrepancy + γ L_constraint``.
+
+        ``L_discrepancy`` is the mean squared error between ``x^(N_p)`` and ``batch["target"]`` over the real and
+        imaginary channels; ``L_constraint = Σ_k mean ‖F̃(F(D r^(k))) − D r^(k)‖²`` (means over all elements, as in
+        the official implementation). ``batch`` holds ``"kspace"``, ``"mask"`` and ``"target"`` (complex
+        ``(B, 1, H, W)``); other keys are ignored.
+        """
+        for key in ("kspace", "mask", "target"):
+            if key not in batch:
+                raise KeyError(f"batch must contain {key!r}; got keys {sorted(batch)}")
+        x, _, symmetry = self._unroll(batch["kspace"], batch["mask"])
+        target = check_tensor("target", batch["target"], ndim=4, complex_=True)
+        if target.shape != x.shape:
+            raise ValueError(f"target must have shape {tuple(x.shape)}, got {tuple(target.shape)}")
+        discrepancy = (complex_to_channels(x - target) ** 2).mean()
+        constraint = torch.stack([(s**2).mean() for s in symmetry]).sum()
+        return discrepancy + self.gamma * constraint
+
+    def _unroll(self, kspace: torch.Tensor, mask: torch.Tensor):
+        check_tensor("kspace", kspace, ndim=4, complex_=True)
+        if kspace.shape[1] != 1:
+            raise ValueError(f"kspace must be single-coil (B, 1, H, W), got shape {tuple(kspace.shape)}")
+        check_tensor("mask", mask, ndim=(2, 4), dtype=torch.bool)
+        if tuple(mask.shape[-2:]) != tuple(kspace.shape[-2:]):
+            raise ValueError(
+                f"mask has spatial size {tuple(mask.shape[-2:])} but kspace has {tuple(kspace.shape[-2:])}"
+            )
+        if mask.ndim == 4 and (mask.shape[1] != 1 or mask.shape[0] not in (1, kspace.shape[0])):
+            raise ValueError(f"mask must be (H, W) or (B, 1, H, W) with B = {kspace.shape[0]}, got {tuple(mask.shape)}")
+        op = MRIOperator(mask.to(kspace.device))
+        y = kspace * op.mask
+        x = op.adjoint(y)
+        stages, symmetry = [], []
+        for phase in self.phases:
+            x, residual = phase(x, op, y)
+            stages.append(x)
+            symmetry.append(residual)
+        return x, stages, symmetry
