@@ -6,6 +6,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 export MRILAB_DATA ?= $(CURDIR)/data
+export MRILAB_RUNS ?= $(CURDIR)/runs
+export MRILAB_RESULTS ?= $(CURDIR)/results
 export PYTHONHASHSEED = 0
 
 BOOK_PROFILE ?= $(shell $(PY) -c "import torch; print('full' if torch.cuda.is_available() else 'demo')" 2>/dev/null)

@@ -11,6 +11,7 @@ and ``auto`` means ``full`` when CUDA is available, else ``demo``.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 
@@ -33,3 +34,12 @@ def pick(settings: dict, profile: str):
     if profile not in settings:
         raise KeyError(f"no settings for profile {profile!r}; available: {sorted(settings)}")
     return settings[profile]
+
+
+def runs_dir(*parts: str) -> Path:
+    """Where chapters keep training runs (checkpoints, histories): ``$MRILAB_RUNS`` or ``~/.cache/mrilab/runs``.
+
+    A chapter run again resumes from these checkpoints, so a finished training is not repeated.
+    """
+    base = Path(os.environ.get("MRILAB_RUNS") or Path.home() / ".cache" / "mrilab" / "runs")
+    return base.joinpath(*parts)
