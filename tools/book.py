@@ -56,7 +56,8 @@ def twin(chapter: str) -> nbformat.NotebookNode:
     notebook = jupytext.read(source_of(chapter))
     notebook.metadata.pop("jupytext", None)
     notebook.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    for cell in notebook.cells:
+    for number, cell in enumerate(notebook.cells):
+        cell.id = f"{Path(chapter).name}-{number}"  # stable ids: regenerating a twin changes nothing
         cell.metadata.pop("lines_to_next_cell", None)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None

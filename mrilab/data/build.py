@@ -118,6 +118,11 @@ def split_positions(split: str, *, block_mm: int = 8, guard_mm: int = 2, min_are
     for offset in range(1, guard_mm + 1):
         keep[offset:] &= owner[:-offset] == owner[offset:]
         keep[:-offset] &= owner[offset:] == owner[:-offset]
+    if not keep.any():
+        raise ValueError(
+            f"block_mm={block_mm} with guard_mm={guard_mm} leaves no slice position for split {split!r} in the "
+            f"{len(planes)} usable planes; use smaller blocks"
+        )
     return planes[keep]
 
 

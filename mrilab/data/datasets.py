@@ -26,7 +26,7 @@ import torch
 from .._checks import check_ratio
 from ..masks import mask_from_name
 from ..ops import ifft2c
-from .build import Profile, build_dataset, check_split, resolve_profile
+from .build import PROFILES, Profile, build_dataset, check_split, resolve_profile
 from .hdf5 import open_slice_file, require_key
 
 MASK_KINDS = ("cartesian", "equispaced", "random2d", "radial")
@@ -171,8 +171,7 @@ class SliceDataset(torch.utils.data.Dataset):
 
 
 def _resolve_directory(root_or_profile, root) -> Path:
-    if isinstance(root_or_profile, Profile) or (isinstance(root_or_profile, str) and os.sep not in root_or_profile
-                                                and not Path(root_or_profile).is_dir()):
+    if isinstance(root_or_profile, Profile) or root_or_profile in PROFILES:
         return build_dataset(resolve_profile(root_or_profile), root=root)
     directory = Path(root_or_profile)
     if not directory.is_dir():
