@@ -100,8 +100,10 @@ class CorrectionModule(nn.Module):
     as complex coarse k-space, taken to the coarse image by the centred orthonormal ``F^H`` on the ``H/2 × W/2``
     grid, and prolonged to the fine grid by I_ℓ^P.
 
-    I_ℓ^R and I_ℓ^P start as the classical multigrid transfer pair, the average over each 2×2 cell and
-    piecewise-constant injection, ``I^P = 4 (I^R)^T``, acting on real and imaginary part alike.
+    I_ℓ^R and I_ℓ^P start as a 2×2 average and piecewise-constant injection, ``I^P = 4 (I^R)^T``, acting on real
+    and imaginary part alike. Because I_ℓ^R acts on *k-space* (as in the paper), this pair is not a coarse image
+    grid: the untrained correction shows the central half of the residual image enlarged twofold. The learned
+    transfer operators are what turn it into a useful coarse-grid correction.
     """
 
     def __init__(self, features: int, n_resblocks: int):
@@ -212,7 +214,8 @@ class CGPDCSNet(nn.Module):
     init:
         The first stage's input ``x_0``: ``"adjoint"`` for ``T^H y`` (the paper's default) or ``"zero"`` (Table VI).
         With ``"adjoint"``, ``T x_0 = y`` exactly (single coil, ``T T^H = P P^T``), so D_1 returns ``x_0`` and C_1 sees
-        a zero residual: its output is then fixed by its biases alone and its weights get no gradient. With
+        a zero residual: its output does not depend on the data and is one image built from its biases (only the
+        restriction's weights get no gradient). With
         ``"zero"``, ``h_1 = η_1 T^H y`` and every module of stage 1 is active.
 
     With the defaults the model has 4,494,180 parameters: per stage 75,206 in C_ℓ (I^R 18, S_ℓ 75,170, I^P 18) and
@@ -221,7 +224,7 @@ class CGPDCSNet(nn.Module):
 
     Initialisation: 3×3 convolutions are Kaiming-initialised as in the paper, except that the last layer of each
     learned correction starts at zero (S_ℓ's output convolution and the ``N^j`` weights ``W_{ℓ,j≥1}`` of P_ℓ) and
-    I_ℓ^R, I_ℓ^P start as the classical 2×2 average and injection. The untrained network is therefore the plain
+    I_ℓ^R, I_ℓ^P start as a 2×2 average and injection. The untrained network is therefore the plain
     unrolled iteration "gradient step (3), two-grid correction with S_ℓ = I, x_ℓ = h_ℓ + e_ℓ^h" on (P1); with
     ``x_0 = T^H y`` it returns ``T^H y`` exactly (the k-space residual of ``T^H y`` is zero). Training departs from
     this classical starting point, so short CPU runs begin at the zero-filled reconstruction rather than at noise.
