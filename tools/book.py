@@ -152,8 +152,8 @@ def build(executed: Path, *, student: bool = False) -> int:
         print("executed notebooks missing (run `python tools/book.py execute` first):\n  " + "\n  ".join(missing))
         return 1
     result = subprocess.run(
-        [sys.executable, "-m", "jupyter_book", "build", str(stage), "--path-output", str(stage),
-         "--warningiserror", "--keep-going"],
+        [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
+         "build", str(stage), "--path-output", str(stage), "--warningiserror", "--keep-going"],
         cwd=ROOT,
     )  # fmt: skip
     if result.returncode:

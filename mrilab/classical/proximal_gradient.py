@@ -27,7 +27,8 @@ from ..ops import MRIOperator
 @dataclass
 class History:
     """What a solver recorded: ``objective[k, b]`` is ``F(x_k)`` of sample ``b`` (``k = 0`` is the start ``x₀``),
-    float64 on the CPU; ``iterates`` holds ``x₀, x₁, ...`` when the solver was asked to keep them."""
+    float64 on the CPU, or an empty ``(0, B)`` tensor when the solver ran with ``track_objective=False``;
+    ``iterates`` holds ``x₀, x₁, ...`` when the solver was asked to keep them."""
 
     objective: torch.Tensor
     iterates: list[torch.Tensor] = field(default_factory=list)
@@ -76,6 +77,7 @@ def proximal_gradient(
     step: float | None = None,
     x0: torch.Tensor | None = None,
     keep_iterates: bool = False,
+    track_objective: bool = True,
 ) -> tuple[torch.Tensor, History]:
     """Run ISTA (``accelerated=False``) or FISTA (``accelerated=True``) on ``½‖Ax − y‖² + g(x)``.
 
@@ -99,7 +101,8 @@ def proximal_gradient(
         data = 0.5 * (residual.abs() ** 2).sum(dim=(1, 2, 3))
         return (data + penalty(image)).detach().to("cpu", torch.float64)
 
-    objectives, iterates = [objective(x)], [x] if keep_iterates else []
+    objectives = [objective(x)] if track_objective else []
+    iterates = [x] if keep_iterates else []
     z, t = x, 1.0
     for _ in range(iterations):
         x_next = prox(z - step * op.adjoint(op.forward(z) - y), step)
@@ -110,10 +113,12 @@ def proximal_gradient(
         else:
             z = x_next
         x = x_next
-        objectives.append(objective(x))
+        if track_objective:
+            objectives.append(objective(x))
         if keep_iterates:
             iterates.append(x)
-    return x, History(torch.stack(objectives), iterates)
+    objective_table = torch.stack(objectives) if objectives else torch.zeros(0, x.shape[0], dtype=torch.float64)
+    return x, History(objective_table, iterates)
 
 
 def resolve_lambda(op: MRIOperator, y: torch.Tensor, lam, relative_default: float):

@@ -27,7 +27,7 @@ DEFAULT_RELATIVE_LAMBDA = 2e-3
 
 def ista(op: MRIOperator, y: torch.Tensor, lam=None, *, wavelet: str = "haar", levels: int | None = None,
          iterations: int = 100, step: float | None = None, x0: torch.Tensor | None = None,
-         keep_iterates: bool = False) -> tuple[torch.Tensor, History]:
+         keep_iterates: bool = False, track_objective: bool = True) -> tuple[torch.Tensor, History]:
     """ISTA with a wavelet prior: ``x_k = Ψ^H soft(Ψ(x_{k−1} − t A^H(A x_{k−1} − y)), tλ)``, ``t = 1/L``.
 
     Parameters
@@ -41,25 +41,25 @@ def ista(op: MRIOperator, y: torch.Tensor, lam=None, *, wavelet: str = "haar", l
     wavelet, levels:
         Passed to :class:`~.wavelets.WaveletTransform`. Haar by default: on the brain slice described above it
         beat Daubechies-4 (``"db4"``) by 0.3–2 dB.
-    iterations, step, x0, keep_iterates:
+    iterations, step, x0, keep_iterates, track_objective:
         Number of iterations; step ``t`` (default ``1/L`` by power iteration); start (default ``A^H y``); whether
-        the history keeps every iterate.
+        the history keeps every iterate; whether it records the objective (which costs a transform per iteration).
 
     Returns the reconstruction ``(B, 1, H, W)`` and a :class:`~.proximal_gradient.History` of the objective.
     """
     return _wavelet_solver(op, y, lam, wavelet, levels, iterations=iterations, step=step, x0=x0,
-                           keep_iterates=keep_iterates, accelerated=False)
+                           keep_iterates=keep_iterates, track_objective=track_objective, accelerated=False)
 
 
 def fista(op: MRIOperator, y: torch.Tensor, lam=None, *, wavelet: str = "haar", levels: int | None = None,
           iterations: int = 100, step: float | None = None, x0: torch.Tensor | None = None,
-          keep_iterates: bool = False) -> tuple[torch.Tensor, History]:
+          keep_iterates: bool = False, track_objective: bool = True) -> tuple[torch.Tensor, History]:
     """FISTA with a wavelet prior: the ISTA step of :func:`ista` taken at Beck & Teboulle's extrapolated point.
 
     Same arguments and returns as :func:`ista`.
     """
     return _wavelet_solver(op, y, lam, wavelet, levels, iterations=iterations, step=step, x0=x0,
-                           keep_iterates=keep_iterates, accelerated=True)
+                           keep_iterates=keep_iterates, track_objective=track_objective, accelerated=True)
 
 
 def _wavelet_solver(op, y, lam, wavelet, levels, **options):

@@ -18,6 +18,7 @@ MNI152 T1 template with 1-D Cartesian masks at 10–50 % sampling, with and with
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from .._checks import check_tensor
 from ..ops import MRIOperator
@@ -31,9 +32,8 @@ def gradient(x: torch.Tensor) -> torch.Tensor:
     check_tensor("x", x, ndim=4, finite=False)
     if x.shape[1] != 1:
         raise ValueError(f"x must have shape (B, 1, H, W), got {tuple(x.shape)}")
-    zero_row, zero_col = torch.zeros_like(x[..., :1, :]), torch.zeros_like(x[..., :, :1])
-    dv = torch.cat([x[..., 1:, :] - x[..., :-1, :], zero_row], dim=-2)
-    dh = torch.cat([x[..., :, 1:] - x[..., :, :-1], zero_col], dim=-1)
+    dv = F.pad(x[..., 1:, :] - x[..., :-1, :], (0, 0, 0, 1))
+    dh = F.pad(x[..., :, 1:] - x[..., :, :-1], (0, 1, 0, 0))
     return torch.cat([dv, dh], dim=1)
 
 
@@ -43,9 +43,8 @@ def gradient_adjoint(p: torch.Tensor) -> torch.Tensor:
     if p.shape[1] != 2:
         raise ValueError(f"p must have shape (B, 2, H, W), got {tuple(p.shape)}")
     qv, qh = p[:, :1, :-1, :], p[:, 1:, :, :-1]
-    zero_row, zero_col = torch.zeros_like(qv[..., :1, :]), torch.zeros_like(qh[..., :, :1])
-    adj_v = torch.cat([zero_row, qv], dim=-2) - torch.cat([qv, zero_row], dim=-2)
-    adj_h = torch.cat([zero_col, qh], dim=-1) - torch.cat([qh, zero_col], dim=-1)
+    adj_v = F.pad(qv, (0, 0, 1, 0)) - F.pad(qv, (0, 0, 0, 1))
+    adj_h = F.pad(qh, (1, 0, 0, 0)) - F.pad(qh, (0, 1, 0, 0))
     return adj_v + adj_h
 
 
@@ -78,13 +77,13 @@ def tv_prox(v: torch.Tensor, lam, *, iterations: int = 20,
 
 def tv_reconstruction(op: MRIOperator, y: torch.Tensor, lam=None, *, iterations: int = 100,
                       inner_iterations: int = 10, step: float | None = None, x0: torch.Tensor | None = None,
-                      keep_iterates: bool = False) -> tuple[torch.Tensor, History]:
+                      keep_iterates: bool = False, track_objective: bool = True) -> tuple[torch.Tensor, History]:
     """FISTA-TV reconstruction from k-space ``y`` ``(B, C, H, W)`` measured by ``op``.
 
     ``lam`` is ``λ`` (a number, a tensor broadcastable to ``(B, 1, 1, 1)``, or ``None`` for
     ``DEFAULT_RELATIVE_LAMBDA · max|A^H y|`` per sample). ``iterations`` outer FISTA steps of size ``step``
     (default ``1/L``), each with ``inner_iterations`` FGP steps for the prox. Returns the reconstruction and a
-    :class:`~.proximal_gradient.History` of ``½‖Ax − y‖² + λ TV(x)``.
+    :class:`~.proximal_gradient.History` of ``½‖Ax − y‖² + λ TV(x)`` (empty with ``track_objective=False``).
     """
     if not isinstance(op, MRIOperator):
         raise TypeError(f"op must be an mrilab.ops.MRIOperator, got {type(op).__name__}")
@@ -101,9 +100,10 @@ def tv_reconstruction(op: MRIOperator, y: torch.Tensor, lam=None, *, iterations:
         return (lam * _pixel_norm(gradient(x))).sum(dim=(1, 2, 3))
 
     return proximal_gradient(op, y, prox, penalty, iterations=iterations, accelerated=True, step=step, x0=x0,
-                             keep_iterates=keep_iterates)
+                             keep_iterates=keep_iterates, track_objective=track_objective)
 
 
 def _pixel_norm(p: torch.Tensor) -> torch.Tensor:
     """``|p_ij| = sqrt(|p_v|² + |p_h|²)`` of a field ``(B, 2, H, W)``, shaped ``(B, 1, H, W)``."""
-    return (p.abs() ** 2).sum(dim=1, keepdim=True).sqrt()
+    squares = p.real**2 + p.imag**2 if p.is_complex() else p**2
+    return squares.sum(dim=1, keepdim=True).sqrt()

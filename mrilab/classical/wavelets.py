@@ -37,9 +37,9 @@ class WaveletTransform:
         if not filters.orthogonal:
             raise ValueError(f"wavelet must be orthogonal (e.g. 'haar', 'db4', 'sym8'), got {wavelet!r}")
         self.wavelet = wavelet
-        self._lo = torch.tensor(filters.rec_lo, dtype=torch.float64)
-        self._hi = torch.tensor(filters.rec_hi, dtype=torch.float64)
-        length = self._lo.numel()
+        self._lo_taps = tuple(float(v) for v in filters.rec_lo)
+        self._hi_taps = tuple(float(v) for v in filters.rec_hi)
+        length = len(self._lo_taps)
         if levels is None:
             levels = max(1, int(math.floor(math.log2(min(self.shape) / (length - 1)))))
         if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
@@ -47,7 +47,6 @@ class WaveletTransform:
         if any(size % 2**levels for size in self.shape):
             raise ValueError(f"image size {self.shape} must be divisible by 2**levels = {2**levels}")
         self.levels = levels
-        self._cache: dict = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Coefficients ``Ψx`` of images ``x`` shaped ``(..., H, W)``, in the same shape."""
@@ -92,30 +91,30 @@ class WaveletTransform:
         return self._synthesis_1d(columns)
 
     def _analysis_1d(self, x: torch.Tensor) -> torch.Tensor:
-        """One level along the last axis: ``[a | d]``, ``a[k] = Σ_n h[n] x[(2k + n + s) mod N]`` and ``d`` likewise."""
-        index, _, filters = self._tables(x.shape[-1], x.device, x.dtype)
-        coefficients = x[..., index].unfold(-1, self._lo.numel(), 2) @ filters
-        return coefficients.transpose(-1, -2).flatten(-2)
+        """One level along the last axis: ``[a | d]``, ``a[k] = Σ_n h[n] x[(2k + n + s) mod N]`` and ``d`` likewise.
+
+        Computed as a polyphase sum: for each filter tap ``n`` the signal is shifted by ``n + s`` and its even samples
+        are taken.
+        """
+        shift = self._shift(len(self._lo_taps))
+        approximation = detail = None
+        for n, (lo, hi) in enumerate(zip(self._lo_taps, self._hi_taps, strict=True)):
+            taps = torch.roll(x, -(n + shift), dims=-1)[..., 0::2]
+            approximation = lo * taps if approximation is None else approximation + lo * taps
+            detail = hi * taps if detail is None else detail + hi * taps
+        return torch.cat([approximation, detail], dim=-1)
 
     def _synthesis_1d(self, c: torch.Tensor) -> torch.Tensor:
         """Adjoint of :meth:`_analysis_1d`: scatter ``a[k] h[n] + d[k] g[n]`` back to ``(2k + n + s) mod N``."""
-        n = c.shape[-1]
-        _, positions, filters = self._tables(n, c.device, c.dtype)
-        pieces = c.unflatten(-1, (2, n // 2)).transpose(-1, -2) @ filters.T
-        out = torch.zeros(*c.shape[:-1], n, dtype=c.dtype, device=c.device)
-        return out.index_add(-1, positions, pieces.flatten(-2))
-
-    def _tables(self, n: int, device, dtype):
-        """Gather indices, scatter positions and the ``(L, 2)`` filter matrix ``[h, g]`` for signals of length n."""
-        key = (n, str(device), dtype)
-        if key not in self._cache:
-            length = self._lo.numel()
-            shift = self._shift(length)
-            index = (torch.arange(n + length - 2, device=device) + shift) % n
-            positions = (2 * torch.arange(n // 2, device=device)[:, None] + torch.arange(length, device=device) + shift)
-            filters = torch.stack([self._lo, self._hi], dim=-1).to(device=device, dtype=dtype)
-            self._cache[key] = (index, (positions % n).flatten(), filters)
-        return self._cache[key]
+        half = c.shape[-1] // 2
+        approximation, detail = c[..., :half], c[..., half:]
+        shift = self._shift(len(self._lo_taps))
+        out = torch.zeros_like(c)
+        for n, (lo, hi) in enumerate(zip(self._lo_taps, self._hi_taps, strict=True)):
+            upsampled = torch.zeros_like(c)
+            upsampled[..., 0::2] = lo * approximation + hi * detail
+            out = out + torch.roll(upsampled, n + shift, dims=-1)
+        return out
 
     @staticmethod
     def _shift(length: int) -> int:
