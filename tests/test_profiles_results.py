@@ -1,0 +1,58 @@
+import json
+
+import pytest
+
+from mrilab.profiles import pick, resolve_profile, runs_dir
+from mrilab.results import SCHEMA, read_results, results_row, write_results
+
+SUMMARY = {"n_slices": 3, "psnr_mean": 30.0, "psnr_std": 1.0, "ssim_mean": 0.9, "ssim_std": 0.01,
+           "hfen_mean": 0.2, "hfen_std": 0.02, "nmse_mean": 0.01, "nmse_std": 0.001, "seconds_mean": 0.01,
+           "seconds_std": 0.0}  # fmt: skip
+
+
+def test_environment_overrides_the_parameter(monkeypatch):
+    monkeypatch.setenv("MRILAB_PROFILE", "smoke")
+    assert resolve_profile("full") == "smoke"
+    monkeypatch.delenv("MRILAB_PROFILE")
+    assert resolve_profile("demo") == "demo"
+    assert resolve_profile("auto") in ("demo", "full")
+
+
+def test_bad_profiles_are_named(monkeypatch):
+    monkeypatch.delenv("MRILAB_PROFILE", raising=False)
+    with pytest.raises(ValueError, match="profile must be one of"):
+        resolve_profile("quick")
+    monkeypatch.setenv("MRILAB_PROFILE", "tiny")
+    with pytest.raises(ValueError, match="MRILAB_PROFILE must be one of"):
+        resolve_profile("demo")
+    with pytest.raises(KeyError, match="no settings for profile 'full'"):
+        pick({"smoke": 1}, "full")
+
+
+def test_runs_dir_follows_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("MRILAB_RUNS", str(tmp_path))
+    assert runs_dir("demo", "x") == tmp_path / "demo" / "x"
+
+
+def test_results_round_trip(monkeypatch, tmp_path):
+    monkeypatch.setenv("MRILAB_RESULTS", str(tmp_path))
+    row = results_row("TV", SUMMARY, dataset="brain", split="test", mask="cartesian", ratio=0.2, parameters=0,
+                      lambda_relative=0.003)
+    path = write_results("chapter", [row], profile="smoke", device="cpu")
+    assert path == tmp_path / "smoke" / "chapter.json"
+    payload = read_results("chapter", "smoke")
+    assert payload["schema"] == SCHEMA and payload["rows"] == [row]
+    assert json.loads(path.read_text())["machine"]["cpu_count"] >= 1
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_results_reject_incomplete_rows(monkeypatch, tmp_path):
+    monkeypatch.setenv("MRILAB_RESULTS", str(tmp_path))
+    with pytest.raises(ValueError, match="missing keys"):
+        write_results("chapter", [{"method": "TV"}], profile="smoke", device="cpu")
+    bad = results_row("TV", SUMMARY | {"psnr_mean": float("nan")}, dataset="b", split="test", mask="c", ratio=0.1,
+                      parameters=0)
+    with pytest.raises(ValueError, match="psnr_mean must be a number"):
+        write_results("chapter", [bad], profile="smoke", device="cpu")
+    with pytest.raises(FileNotFoundError, match="run the chapter"):
+        read_results("other", "smoke")
