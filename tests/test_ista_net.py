@@ -119,3 +119,17 @@ def test_bad_inputs_raise_clear_errors():
         model.training_loss({**data, "target": data["target"][..., :16]})
     with pytest.raises(ValueError, match="n_phases"):
         ISTANetPlus(n_phases=0)
+
+
+def test_gradient_steps_init_is_plain_gradient_descent():
+    torch.manual_seed(0)
+    model = ISTANetPlus(n_phases=3, n_filters=4, step_init=0.5, init="gradient_steps")
+    mask = cartesian_mask((16, 16), 0.4, seed=0)
+    op = MRIOperator(mask)
+    y = op.forward(torch.randn(2, 1, 16, 16, dtype=torch.complex64))
+    x = op.adjoint(y)
+    for _ in range(3):
+        x = x - 0.5 * op.adjoint(op.forward(x) - y)
+    assert torch.allclose(model(y, mask), x, atol=1e-6)
+    with pytest.raises(ValueError, match="init must be"):
+        ISTANetPlus(init="random")

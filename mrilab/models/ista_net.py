@@ -41,7 +41,7 @@ IMAGE_CHANNELS = 2
 class _Phase(nn.Module):
     """One ISTA-Net+ phase: step ρ_k, threshold θ_k and the transforms D, F, F̃, G of Zhang & Ghanem's Fig. 3."""
 
-    def __init__(self, n_filters: int, kernel_size: int, step_init: float, threshold_init: float):
+    def __init__(self, n_filters: int, kernel_size: int, step_init: float, threshold_init: float, zero_update: bool):
         super().__init__()
 
         def conv(n_in: int, n_out: int) -> nn.Conv2d:
@@ -55,6 +55,8 @@ class _Phase(nn.Module):
         self.F = nn.Sequential(conv(n_filters, n_filters), nn.ReLU(), conv(n_filters, n_filters))
         self.F_tilde = nn.Sequential(conv(n_filters, n_filters), nn.ReLU(), conv(n_filters, n_filters))
         self.G = conv(n_filters, IMAGE_CHANNELS)
+        if zero_update:
+            nn.init.zeros_(self.G.weight)
 
     def forward(self, x: torch.Tensor, op: MRIOperator, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x^(k)`` from ``x^(k−1)``, and the symmetry residual ``F̃(F(D r^(k))) − D r^(k)``."""
@@ -82,10 +84,14 @@ class ISTANetPlus(nn.Module):
         scale of the images, which the official code keeps in [0, 1]).
     gamma:
         ``γ``, the weight of the symmetry constraint in the loss (paper: 0.01).
+    init:
+        ``"paper"``: every convolution Xavier-initialised, as in the official code. ``"gradient_steps"``: ``G``
+        starts at zero, so the untrained network is ``N_p`` plain gradient steps on ``½‖Ax − y‖²`` and training
+        only adds the learned prior's correction (faster to train on a small budget).
     """
 
     def __init__(self, n_phases: int = 9, n_filters: int = 32, kernel_size: int = 3, step_init: float = 0.5,
-                 threshold_init: float = 0.01, gamma: float = 0.01):
+                 threshold_init: float = 0.01, gamma: float = 0.01, init: str = "paper"):
         super().__init__()
         for name, value in (("n_phases", n_phases), ("n_filters", n_filters), ("kernel_size", kernel_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -95,6 +101,8 @@ class ISTANetPlus(nn.Module):
         for name, value in (("step_init", step_init), ("threshold_init", threshold_init), ("gamma", gamma)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+        if init not in ("paper", "gradient_steps"):
+            raise ValueError(f"init must be 'paper' or 'gradient_steps', got {init!r}")
         self.config = {
             "n_phases": n_phases,
             "n_filters": n_filters,
@@ -102,10 +110,11 @@ class ISTANetPlus(nn.Module):
             "step_init": float(step_init),
             "threshold_init": float(threshold_init),
             "gamma": float(gamma),
+            "init": init,
         }
         self.gamma = float(gamma)
         self.phases = nn.ModuleList(
-            _Phase(n_filters, kernel_size, step_init, threshold_init) for _ in range(n_phases)
+            _Phase(n_filters, kernel_size, step_init, threshold_init, init == "gradient_steps") for _ in range(n_phases)
         )
 
     @staticmethod

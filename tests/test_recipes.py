@@ -1,0 +1,77 @@
+"""The CGPD-CSNet recipes of the two-grid chapter: run directories, resume, configs, noisy k-space."""
+
+import pytest
+import torch
+
+from mrilab.data import SliceDataset
+from mrilab.recipes import CGPD_CSNET, NoisyKSpace, cgpd_run, train_cgpd
+from mrilab.train import load_checkpoint
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("MRILAB_RUNS", str(tmp_path))
+    return tmp_path
+
+
+def test_every_profile_has_main_and_ablation_settings():
+    for profile in ("smoke", "demo", "full"):
+        for setting in ("main", "ablation"):
+            assert {"model", "train"} <= set(CGPD_CSNET[profile][setting])
+    assert CGPD_CSNET["full"]["main"]["model"] == {"features": 32, "depth": 8, "n_stages": 13, "n_resblocks": 4}
+
+
+def test_cgpd_run_trains_in_its_run_dir_and_resumes(runs):
+    model, history = train_cgpd("smoke", "multi", ratios=(0.1, 0.3), steps=1, progress=False)
+    out = runs / "smoke" / "cgpd_csnet" / "multi"
+    state = load_checkpoint(out / "checkpoint.pt")
+    assert state["step"] == 1 and (out / "history.json").exists()
+    assert state["model_config"] == {**model.config, **CGPD_CSNET["smoke"]["main"]["model"]}
+    assert state["train_config"]["batch_size"] == CGPD_CSNET["smoke"]["main"]["train"]["batch_size"]
+
+    trainer = cgpd_run("smoke", "multi", ratios=(0.1, 0.3), steps=2)
+    assert trainer.resume() and trainer.step == 1  # picks up the finished run ...
+    trainer.fit(progress=False)
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 2  # ... and trains on when steps grow
+    assert set(trainer.dataset.ratios) == {0.1, 0.3}
+
+
+def test_model_overrides_and_settings_reach_the_model(runs):
+    trainer = cgpd_run("smoke", "variant", ratios=0.2, setting="ablation", correction=False, condition="none",
+                       init="zero", n_stages=1)
+    config = trainer.model.config
+    assert (config["correction"], config["condition"], config["init"], config["n_stages"]) == (False, "none", "zero", 1)
+    assert trainer.config.steps == CGPD_CSNET["smoke"]["ablation"]["train"]["steps"]
+    assert trainer.out_dir == runs / "smoke" / "cgpd_csnet" / "variant"
+    with pytest.raises(KeyError, match="profile"):
+        cgpd_run("nonexistent", "x", ratios=0.2)
+
+
+def test_noisy_kspace_is_seeded_masked_and_scaled():
+    clean = SliceDataset("smoke", "test", "T1w", ratios=(0.3,))
+    noisy = NoisyKSpace(clean, 0.1, seed=3)
+    a, b, c = noisy[0], noisy[0], NoisyKSpace(clean, 0.1, seed=4)[0]
+    assert torch.equal(a["kspace"], b["kspace"]) and not torch.equal(a["kspace"], c["kspace"])
+    assert not torch.equal(noisy[(0, 1)]["kspace"], noisy[(0, 2)]["kspace"])  # fresh noise per training draw
+    noise = a["kspace"] - clean[0]["kspace"]
+    assert torch.equal(noise[~a["mask"].expand_as(noise)], torch.zeros_like(noise[~a["mask"].expand_as(noise)]))
+    sigma = 0.1 * a["target"].abs().pow(2).mean().sqrt()
+    measured = noise[a["mask"].expand_as(noise)].abs().pow(2).mean().sqrt()
+    assert abs(float(measured / sigma) - 1) < 0.1
+    assert torch.equal(a["target"], clean[0]["target"]) and noisy.ratios == (0.3,) and len(noisy) == len(clean)
+    with pytest.raises(ValueError, match="level"):
+        NoisyKSpace(clean, -1.0)
+
+
+def test_ista_net_series_warm_starts_from_the_lower_ratio(runs):
+    from mrilab.recipes import ISTA_NET, ista_net_run, train_ista_net
+
+    trainer, previous = ista_net_run("smoke", 0.2)
+    assert previous == 0.1 and trainer.config.steps == ISTA_NET["smoke"]["train"]["steps"]
+    first, _ = ista_net_run("smoke", 0.1)
+    assert first.config.steps == ISTA_NET["smoke"]["first_steps"]
+    model, history = train_ista_net("smoke", 0.2, progress=False)
+    assert (runs / "smoke" / "ista_net" / "T1w_cartesian_10" / "checkpoint.pt").exists()  # trained first
+    assert history["step"][-1] == ISTA_NET["smoke"]["train"]["steps"]
+    again, _ = train_ista_net("smoke", 0.2, progress=False)  # reloads, trains nothing
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))
