@@ -12,12 +12,14 @@ import torch  # noqa: E402
 
 
 def to_numpy_image(x) -> np.ndarray:
-    """Magnitude of a ``(H, W)``, ``(1, H, W)`` or ``(1, 1, H, W)`` tensor/array as a float NumPy image."""
+    """A ``(H, W)``, ``(1, H, W)`` or ``(1, 1, H, W)`` tensor/array as a float NumPy image: the magnitude of complex
+    input, real input unchanged (so phase maps and log-scale images keep their sign)."""
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu()
         x = x.abs() if x.is_complex() else x
         x = x.numpy()
-    x = np.abs(np.asarray(x))
+    x = np.asarray(x)
+    x = np.abs(x) if np.iscomplexobj(x) else x
     while x.ndim > 2:
         x = x[0]
     return x.astype(float)

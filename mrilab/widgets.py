@@ -1,10 +1,18 @@
-"""Interactive explorers for the chapters (ipywidgets). Each chapter also draws a static figure for the web page."""
+"""Interactive explorers for the chapters (ipywidgets). Each chapter also draws a static figure for the web page.
+
+When the chapters are executed in batch to build the book (``MRILAB_STATIC=1``, set by ``tools/book.py execute``),
+the explorers return ``None`` instead of a widget: nobody can move a slider there, and the static figures are what
+the web page shows.
+"""
 
 from __future__ import annotations
+
+import os
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import display
 
 from . import metrics
 from .masks import mask_from_name, sampling_ratio
@@ -40,8 +48,15 @@ def mask_figure(image: torch.Tensor, kind: str, ratio: float, center_fraction: f
     return fig
 
 
-def mask_explorer(image: torch.Tensor) -> widgets.Widget:
+def interactive() -> bool:
+    """False while the book is built in batch (``MRILAB_STATIC=1``)."""
+    return os.environ.get("MRILAB_STATIC") != "1"
+
+
+def mask_explorer(image: torch.Tensor) -> widgets.Widget | None:
     """Mask type, sampling ratio and centre fraction → mask, PSF, zero-filled image and its PSNR/SSIM."""
+    if not interactive():
+        return None
     output = widgets.Output()
     kind = widgets.Dropdown(options=MASK_KINDS, value="cartesian", description="mask")
     ratio = widgets.FloatSlider(value=0.25, min=0.05, max=0.6, step=0.05, description="ratio")
@@ -52,7 +67,8 @@ def mask_explorer(image: torch.Tensor) -> widgets.Widget:
         with output:
             output.clear_output(wait=True)
             fig = mask_figure(image, kind.value, ratio.value, centre.value, seed.value)
-            plt.show(fig)
+            display(fig)
+            plt.close(fig)
 
     for control in (kind, ratio, centre, seed):
         control.observe(redraw, names="value")
@@ -60,8 +76,10 @@ def mask_explorer(image: torch.Tensor) -> widgets.Widget:
     return widgets.VBox([widgets.HBox([kind, ratio]), widgets.HBox([centre, seed]), output])
 
 
-def stage_explorer(stages: list[torch.Tensor], target: torch.Tensor, *, title: str = "stage") -> widgets.Widget:
+def stage_explorer(stages: list[torch.Tensor], target: torch.Tensor, *, title: str = "stage") -> widgets.Widget | None:
     """A slider over a network's stage outputs, each shown next to its error map and PSNR."""
+    if not interactive():
+        return None
     output = widgets.Output()
     slider = widgets.IntSlider(value=len(stages), min=1, max=len(stages), description=title)
 
@@ -77,7 +95,8 @@ def stage_explorer(stages: list[torch.Tensor], target: torch.Tensor, *, title: s
             for ax in axes:
                 ax.axis("off")
             fig.tight_layout()
-            plt.show(fig)
+            display(fig)
+            plt.close(fig)
 
     slider.observe(redraw, names="value")
     redraw()

@@ -107,6 +107,8 @@ def execute(profile: str, out: Path, only: list[str] | None = None) -> int:
     import papermill
 
     os.environ["MRILAB_PROFILE"] = profile
+    os.environ["TQDM_DISABLE"] = "1"  # progress bars would be stored as widgets in the executed notebooks
+    os.environ["MRILAB_STATIC"] = "1"  # no interactive widgets in batch runs (see mrilab.widgets)
     failures = 0
     for chapter in chapters():
         if only and not any(name in chapter for name in only):
@@ -147,7 +149,12 @@ def build(executed: Path, *, student: bool = False) -> int:
             missing.append(str(source))
             continue
         (stage / chapter).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(source, stage / (chapter + ".ipynb"))
+        notebook = nbformat.read(source, as_version=4)
+        for cell in notebook.cells:  # papermill's injected `profile = ...` cell is for the run, not the reader
+            tags = cell.metadata.setdefault("tags", [])
+            if "injected-parameters" in tags and "remove-cell" not in tags:
+                tags.append("remove-cell")
+        nbformat.write(notebook, stage / (chapter + ".ipynb"))
     if missing:
         print("executed notebooks missing (run `python tools/book.py execute` first):\n  " + "\n  ".join(missing))
         return 1
