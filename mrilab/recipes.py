@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from . import classical
+from .classical.proximal_gradient import resolve_lambda
 from .data import SliceDataset
 from .models import ISTANetPlus
 from .ops import MRIOperator
@@ -81,9 +82,11 @@ def classical_reconstructor(method: str, lam: float, *, iterations: int = 100):
         if method == "zero_filled":
             return op.adjoint(y)
         if method == "fista":
-            return classical.fista(op, y, lam * _peak(op, y), iterations=iterations, track_objective=False)[0]
+            return classical.fista(op, y, resolve_lambda(op, y, None, lam), iterations=iterations,
+                                   track_objective=False)[0]
         if method == "tv":
-            return classical.tv_reconstruction(op, y, lam * _peak(op, y), iterations=iterations, inner_iterations=5,
+            return classical.tv_reconstruction(op, y, resolve_lambda(op, y, None, lam), iterations=iterations,
+                                               inner_iterations=5,
                                                track_objective=False)[0]
         raise ValueError(f"method must be 'zero_filled', 'fista' or 'tv', got {method!r}")
 
@@ -95,11 +98,6 @@ def tune_lambda(method: str, dataset, grid, *, iterations: int = 100, device: st
     scores = {lam: summarize(evaluate(classical_reconstructor(method, lam, iterations=iterations), dataset,
                                       device=device))["psnr_mean"] for lam in grid}  # fmt: skip
     return max(scores, key=scores.get), scores
-
-
-def _peak(op: MRIOperator, y: torch.Tensor) -> torch.Tensor:
-    """``max |A^H y|`` per sample, shaped ``(B, 1, 1, 1)``."""
-    return op.adjoint(y).abs().flatten(1).amax(dim=1).view(-1, 1, 1, 1)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
