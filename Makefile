@@ -12,7 +12,7 @@ export PYTHONHASHSEED = 0
 
 BOOK_PROFILE ?= $(shell $(PY) -c "import torch; print('full' if torch.cuda.is_available() else 'demo')" 2>/dev/null)
 
-.PHONY: install lint notebooks-check unit chapters nbval book-smoke test data book student bench sync clean
+.PHONY: install lint notebooks-check readme-check unit chapters nbval book-smoke test data book student bench sync clean
 
 # torch goes in first, pinned, unless the interpreter already has one (Colab, a CUDA install): requirements.txt
 # and pyproject.toml only ask for `torch>=2.1`, which the installed build satisfies, so nothing replaces it.
@@ -31,6 +31,10 @@ lint: install
 notebooks-check: install
 	$(PY) tools/book.py check
 
+# the README's results tables must equal the committed results/ files (rewrite them with tools/readme_results.py)
+readme-check: install
+	$(PY) tools/readme_results.py --check
+
 unit: install
 	$(PY) -m pytest
 
@@ -45,7 +49,7 @@ nbval: chapters
 book-smoke: chapters
 	$(PY) tools/book.py build --executed _build/executed/smoke
 
-test: lint notebooks-check unit chapters nbval book-smoke
+test: lint notebooks-check readme-check unit chapters nbval book-smoke
 
 sync: install
 	$(PY) tools/book.py sync

@@ -93,3 +93,26 @@ def read_results(chapter: str, profile: str) -> dict:
     if payload.get("schema") != SCHEMA:
         raise ValueError(f"{path} is not a {SCHEMA} file")
     return payload
+
+
+def markdown_table(payload: dict, *, experiment: str | None = None) -> str:
+    """A chapter's table as Markdown: one row per method, mean PSNR (dB) / SSIM per ratio, mean time per slice.
+
+    ``experiment`` selects rows by their ``experiment`` key (``None``: the main table, rows without one). Methods
+    keep the order in which the chapter wrote them.
+    """
+    rows = [row for row in payload["rows"] if row.get("experiment") == experiment]
+    if not rows:
+        raise ValueError(f"{payload.get('chapter')!r} has no rows with experiment={experiment!r}")
+    ratios = sorted({row["ratio"] for row in rows})
+    methods = list(dict.fromkeys(row["method"] for row in rows))
+    cell = {(row["method"], row["ratio"]): row for row in rows}
+    lines = ["| method | " + " | ".join(f"{100 * r:g} %" for r in ratios) + " | time / slice |",
+             "|---" * (len(ratios) + 2) + "|"]  # fmt: skip
+    for method in methods:
+        found = [cell[method, r] for r in ratios if (method, r) in cell]
+        values = [f"{cell[method, r]['psnr_mean']:.2f} / {cell[method, r]['ssim_mean']:.3f}" if (method, r) in cell
+                  else "—" for r in ratios]  # fmt: skip
+        ms = 1e3 * sum(row["seconds_per_slice"] for row in found) / len(found)
+        lines.append(f"| {method} | " + " | ".join(values) + f" | {ms:.0f} ms |")
+    return "\n".join(lines) + "\n"

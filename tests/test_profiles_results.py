@@ -3,7 +3,7 @@ import json
 import pytest
 
 from mrilab.profiles import pick, resolve_profile, runs_dir
-from mrilab.results import SCHEMA, read_results, results_row, write_results
+from mrilab.results import SCHEMA, markdown_table, read_results, results_row, write_results
 
 SUMMARY = {"n_slices": 3, "psnr_mean": 30.0, "psnr_std": 1.0, "ssim_mean": 0.9, "ssim_std": 0.01,
            "hfen_mean": 0.2, "hfen_std": 0.02, "nmse_mean": 0.01, "nmse_std": 0.001, "seconds_mean": 0.01,
@@ -56,3 +56,19 @@ def test_results_reject_incomplete_rows(monkeypatch, tmp_path):
         write_results("chapter", [bad], profile="smoke", device="cpu")
     with pytest.raises(FileNotFoundError, match="run the chapter"):
         read_results("other", "smoke")
+
+
+def test_markdown_table_has_one_row_per_method_and_a_column_per_ratio():
+    def row(method, ratio, psnr, **extra):
+        return results_row(method, SUMMARY | {"psnr_mean": psnr}, dataset="b", split="test", mask="c", ratio=ratio,
+                           parameters=0, **extra)
+
+    payload = {"chapter": "c", "rows": [row("ZF", 0.1, 20.0), row("Net", 0.1, 25.5), row("ZF", 0.25, 22.0),
+                                        row("Net", 0.15, 1.0, experiment="untrained_ratio")]}
+    lines = markdown_table(payload).splitlines()
+    assert lines[0] == "| method | 10 % | 25 % | time / slice |"
+    assert lines[2].startswith("| ZF | 20.00 / ") and lines[3].startswith("| Net | 25.50 / ") and "| — |" in lines[3]
+    assert len(lines) == 4
+    assert "15 %" in markdown_table(payload, experiment="untrained_ratio")
+    with pytest.raises(ValueError, match="no rows with experiment='table9'"):
+        markdown_table(payload, experiment="table9")
