@@ -211,7 +211,8 @@ class Trainer:
         self.resume()
         cfg = self.config
         self.model.train()
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress, desc=type(self.model).__name__)
+        quiet = not progress or os.environ.get("TQDM_DISABLE", "") not in ("", "0")  # batch runs set TQDM_DISABLE
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=quiet, desc=type(self.model).__name__)
         running, count = 0.0, 0
         while self.step < cfg.steps:
             start = time.perf_counter()
