@@ -114,5 +114,5 @@ def markdown_table(payload: dict, *, experiment: str | None = None) -> str:
         values = [f"{cell[method, r]['psnr_mean']:.2f} / {cell[method, r]['ssim_mean']:.3f}" if (method, r) in cell
                   else "—" for r in ratios]  # fmt: skip
         ms = 1e3 * sum(row["seconds_per_slice"] for row in found) / len(found)
-        lines.append(f"| {method} | " + " | ".join(values) + f" | {ms:.0f} ms |")
+        lines.append(f"| {method} | " + " | ".join(values) + f" | {ms:.{1 if ms < 10 else 0}f} ms |")
     return "\n".join(lines) + "\n"
