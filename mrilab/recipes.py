@@ -44,6 +44,18 @@ LAMBDA_GRID = {
 }
 
 
+#: Iterations of the classical solvers and validation slices for tuning their λ, per profile. Every chapter that
+#: reports FISTA-wavelet or TV uses these, so their numbers do not depend on which chapter computed them.
+CLASSICAL = {
+    "smoke": {"iterations": 20, "tuning_slices": 2},
+    "demo": {"iterations": 50, "tuning_slices": 4},
+    "full": {"iterations": 200, "tuning_slices": 16},
+}
+
+#: The classical baselines: display name → method of :func:`classical_reconstructor`.
+CLASSICAL_METHODS = {"Zero-filling": "zero_filled", "FISTA-wavelet": "fista", "TV": "tv"}
+
+
 def ista_net_run(profile: str, ratio: float, *, contrast: str = "T1w", mask: str = "cartesian", seed: int = 0):
     """The :class:`~mrilab.train.Trainer` of one per-ratio ISTA-Net+ (not yet fitted), and the ratio whose trained
     model it starts from (``None``: from scratch)."""
@@ -98,6 +110,32 @@ def tune_lambda(method: str, dataset, grid, *, iterations: int = 100, device: st
     scores = {lam: summarize(evaluate(classical_reconstructor(method, lam, iterations=iterations), dataset,
                                       device=device))["psnr_mean"] for lam in grid}  # fmt: skip
     return max(scores, key=scores.get), scores
+
+
+def classical_baselines(profile: str, test_sets: dict, *, contrast: str = "T1w", mask: str = "cartesian",
+                        device: str = "cpu") -> tuple[dict, dict]:
+    """Tune λ of FISTA-wavelet and TV per ratio on validation slices, then evaluate all classical baselines.
+
+    ``test_sets`` maps each ratio to its test dataset. λ is chosen from ``LAMBDA_GRID[profile]`` on the first
+    ``CLASSICAL[profile]["tuning_slices"]`` validation slices at that ratio; every solver runs
+    ``CLASSICAL[profile]["iterations"]`` iterations. Returns ``(lambdas, rows)``: ``lambdas[method, ratio]`` the
+    relative λ (``method`` ``"fista"`` or ``"tv"``) and ``rows[name, ratio]`` the per-slice rows of
+    :func:`~mrilab.train.evaluate` for every name in :data:`CLASSICAL_METHODS`.
+    """
+    settings = pick(CLASSICAL, profile)
+    lambdas, rows = {}, {}
+    for ratio, test_set in test_sets.items():
+        tuning = SliceDataset(profile, "val", contrast, mask=mask, ratios=(ratio,),
+                              max_slices=settings["tuning_slices"])
+        for name, method in CLASSICAL_METHODS.items():
+            lam = 0.0
+            if method != "zero_filled":
+                lam, _ = tune_lambda(method, tuning, pick(LAMBDA_GRID, profile)[method],
+                                     iterations=settings["iterations"], device=device)
+                lambdas[method, ratio] = lam
+            reconstruct = classical_reconstructor(method, lam, iterations=settings["iterations"])
+            rows[name, ratio] = evaluate(reconstruct, test_set, device=device)
+    return lambdas, rows
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -112,6 +112,35 @@ def test_wavelet_detail_mask_and_argument_errors():
         psi(torch.zeros(1, 1, 16, 16))
 
 
+def test_wavelet_prox_is_eq_prox_wavelet_on_the_detail_coefficients():
+    """With a full mask (A = F, L = 1) one ISTA step from A^H y is exactly the prox at the image:
+    Ψ^H soft_detail(Ψ v, λ), and it minimises ½‖x − v‖² + λ‖detail(Ψx)‖₁ (no perturbation does better)."""
+    n, lam = 32, 0.05
+    v = phantom(n)
+    op = MRIOperator(torch.ones(n, n, dtype=torch.bool))
+    x, _ = ista(op, op(v), lam, iterations=1, step=1.0)
+    psi = WaveletTransform((n, n), "haar")
+    detail = psi.detail_mask()
+    c = psi(v)
+    assert torch.allclose(x, psi.adjoint(torch.where(detail, soft_threshold(c, lam), c)), atol=1e-12)
+
+    def objective(z):
+        return 0.5 * (z - v).abs().pow(2).sum() + lam * (psi(z).abs() * detail).sum()
+
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        noise = torch.randn(1, 1, n, n, dtype=torch.complex128, generator=generator)
+        assert objective(x + 1e-3 * noise) >= objective(x)
+
+
+def test_gradient_of_the_data_term_is_eq_gradient():
+    """∇f(x) = A^H(Ax − y) for f = ½‖Ax − y‖² (autograd gives the conjugate Wirtinger gradient, the same thing)."""
+    _, op, y = measured()
+    x = phantom(32).mul(0.5).requires_grad_(True)
+    (0.5 * (op(x) - y).abs().pow(2).sum()).backward()
+    assert torch.allclose(x.grad, op.adjoint(op(x.detach()) - y), atol=1e-12)
+
+
 # -- Lipschitz constant ----------------------------------------------------------------------------------------------
 def test_power_iteration_single_coil_is_one():
     op = MRIOperator(cartesian_mask((32, 32), 0.25, seed=0))

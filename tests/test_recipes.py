@@ -1,4 +1,4 @@
-"""The CGPD-CSNet recipes of the two-grid chapter: run directories, resume, configs, noisy k-space."""
+"""The shared recipes: CGPD-CSNet run directories, resume, configs, noisy k-space; the ISTA-Net+ series; baselines."""
 
 import pytest
 import torch
@@ -75,3 +75,18 @@ def test_ista_net_series_warm_starts_from_the_lower_ratio(runs):
     assert history["step"][-1] == ISTA_NET["smoke"]["train"]["steps"]
     again, _ = train_ista_net("smoke", 0.2, progress=False)  # reloads, trains nothing
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))
+
+
+def test_classical_baselines_tune_on_validation_and_evaluate_every_method():
+    from mrilab.recipes import CLASSICAL, CLASSICAL_METHODS, LAMBDA_GRID, classical_baselines
+
+    test_sets = {0.2: SliceDataset("smoke", "test", "T1w", ratios=(0.2,), max_slices=2)}
+    lambdas, rows = classical_baselines("smoke", test_sets)
+    assert set(lambdas) == {("fista", 0.2), ("tv", 0.2)}
+    assert all(lambdas[m, 0.2] in LAMBDA_GRID["smoke"][m] for m in ("fista", "tv"))
+    assert set(rows) == {(name, 0.2) for name in CLASSICAL_METHODS} and all(len(r) == 2 for r in rows.values())
+    psnr = {name: sum(row["psnr"] for row in rows[name, 0.2]) / 2 for name in CLASSICAL_METHODS}
+    assert psnr["TV"] > psnr["Zero-filling"]
+    assert {"iterations", "tuning_slices"} <= set(CLASSICAL["demo"])
+    with pytest.raises(KeyError, match="no settings for profile 'huge'"):
+        classical_baselines("huge", test_sets)
