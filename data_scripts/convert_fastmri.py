@@ -2,8 +2,8 @@
 
     python data_scripts/convert_fastmri.py FILE.h5 [FILE.h5 ...] --out DIR --split train [--coils 8] [--contrast T2w]
 
-Writes ``DIR/{split}/{contrast}.h5`` (single-coil: coil-combined image, re-transformed) and, for multi-coil input,
-``DIR/{split}/{contrast}_mc{C}.h5`` with per-slice sensitivity maps. Read them with
+Writes ``DIR/singlecoil_{split}/{contrast}.h5`` (coil-combined image, re-transformed) and, for multi-coil input,
+``DIR/multicoil_{split}/{contrast}_mc{C}.h5`` with per-slice sensitivity maps. Read them with
 ``mrilab.data.SliceDataset(DIR, split, contrast)``.
 """
 

@@ -2,7 +2,7 @@
 
     python data_scripts/convert_ixi.py IXI_DIR --out DIR [--size 128] [--fractions 0.8 0.1 0.1]
 
-Writes ``DIR/{train,val,test}/{T1w,T2w,PDw}.h5``, subjects dealt to the splits. Read them with
+Writes ``DIR/singlecoil_{train,val,test}/{T1w,T2w,PDw}.h5``, subjects dealt to the splits. Read them with
 ``mrilab.data.SliceDataset(DIR, split, contrast, reference=...)``.
 """
 

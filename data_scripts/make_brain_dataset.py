@@ -2,8 +2,8 @@
 
     python data_scripts/make_brain_dataset.py --profile demo [--root DIR] [--force]
 
-Writes ``{root}/{profile}/{split}/{contrast}.h5`` and the multi-coil ``{contrast}_mc{C}.h5`` files in fastMRI's
-layout (see :mod:`mrilab.data`); ``root`` defaults to ``$MRILAB_DATA`` or ``~/.cache/mrilab``.
+Writes ``{root}/{profile}/singlecoil_{split}/{contrast}.h5`` and ``multicoil_{split}/{contrast}_mc{C}.h5`` files in
+fastMRI's layout (see :mod:`mrilab.data`); ``root`` defaults to ``$MRILAB_DATA`` or ``~/.cache/mrilab``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from mrilab.data import CONTRASTS, PROFILES, SPLITS, build_dataset  # noqa: E402
+from mrilab.data import CONTRASTS, PROFILES, SPLITS, build_dataset, split_directory  # noqa: E402
 from mrilab.data.hdf5 import open_slice_file  # noqa: E402
 from mrilab.ops import ifft2c  # noqa: E402
 
@@ -24,7 +24,7 @@ def plot_dataset(directory: Path, split: str, n_slices: int):
     """Figure: one row per slice, magnitude of each contrast (shared grey scale per contrast) and T1w phase."""
     images = {}
     for contrast in CONTRASTS:
-        with open_slice_file(directory / split / f"{contrast}.h5") as f:
+        with open_slice_file(split_directory(directory, split) / f"{contrast}.h5") as f:
             count = f["kspace"].shape[0]
             picks = np.unique(np.linspace(0, count - 1, n_slices).round().astype(int))
             images[contrast] = ifft2c(torch.from_numpy(f["kspace"][picks.tolist()])).numpy()

@@ -10,12 +10,21 @@ magnitude). Every function returns one value per slice, a tensor ``(B,)``. The d
 * HFEN ``= ||LoG * x - LoG * x_ref||_2 / ||LoG * x_ref||_2`` with a 15x15 Laplacian-of-Gaussian, sigma = 1.5
   (Ravishankar & Bresler 2011; IFR-Net's definition);
 * NMSE ``= ||x - x_ref||_2^2 / ||x_ref||_2^2``.
+
+Where a score is taken. fastMRI scores the whole field of view, where air (44–72 % of our slices) adds easy pixels
+and SSIM windows of pure noise. The book's default protocol scores inside a **foreground (head) mask** instead, as
+the PC-RNN paper does (Chen et al. 2022, Sec. IV-A: threshold, fill holes, dilate): :func:`foreground_mask` of the
+*clean* reference. With a mask, PSNR and NMSE sum over its pixels, SSIM averages the windows whose centre lies in it,
+and HFEN measures the Laplacian-of-Gaussian error over its pixels; ``mask=None`` (``full_fov=True`` in
+:func:`evaluate`) gives fastMRI's whole-image numbers.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 
 from ._checks import check_tensor
 
@@ -42,28 +51,78 @@ def _pair(pred, target):
     return pred, target
 
 
+def _as_mask(mask, like: torch.Tensor) -> torch.Tensor | None:
+    if mask is None:
+        return None
+    mask = _as_batch("mask", mask.to(torch.float32) if mask.dtype == torch.bool else mask) > 0.5
+    if mask.shape != like.shape:
+        raise ValueError(f"mask must have the images' shape {tuple(like.shape)}, got {tuple(mask.shape)}")
+    if not mask.flatten(1).any(dim=1).all():
+        raise ValueError("mask must select at least one pixel of every slice")
+    return mask
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    if mask is None:
+        return values.flatten(1).mean(dim=1)
+    mask = mask.to(values.dtype)
+    return (values * mask).flatten(1).sum(dim=1) / mask.flatten(1).sum(dim=1)
+
+
+def foreground_mask(image: torch.Tensor, *, threshold: float = 0.05, dilation: int = 2,
+                    smoothing: float = 1.0) -> torch.Tensor:
+    """The head: ``|image|`` (Gaussian-smoothed by ``smoothing`` pixels) above ``threshold`` times its maximum, the
+    largest connected region, holes filled, dilated by ``dilation`` pixels. Returns bool ``(B, H, W)``.
+
+    Pass the clean reference (or, for real data, the fully sampled image): the mask is part of the scoring protocol,
+    so it must not depend on the reconstruction being scored.
+    """
+    magnitude = _as_batch("image", image).detach().cpu().double().numpy()
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
+    if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 0:
+        raise ValueError(f"dilation must be a non-negative integer, got {dilation!r}")
+    masks = []
+    for plane in magnitude:
+        smooth = ndimage.gaussian_filter(plane, smoothing) if smoothing > 0 else plane
+        above = smooth > threshold * smooth.max()
+        labels, count = ndimage.label(above)
+        if count > 1:
+            above = labels == 1 + np.argmax(ndimage.sum(above, labels, range(1, count + 1)))
+        filled = ndimage.binary_fill_holes(above)
+        if dilation:
+            filled = ndimage.binary_dilation(filled, iterations=dilation)
+        masks.append(filled)
+    return torch.from_numpy(np.stack(masks)).to(image.device)
+
+
 def _data_range(target: torch.Tensor, data_range) -> torch.Tensor:
     if data_range is None:
         return target.flatten(1).amax(dim=1)
     return torch.as_tensor(data_range, dtype=target.dtype, device=target.device).expand(target.shape[0])
 
 
-def psnr(pred: torch.Tensor, target: torch.Tensor, *, data_range=None) -> torch.Tensor:
-    """Peak signal-to-noise ratio in dB, per slice."""
+def psnr(pred: torch.Tensor, target: torch.Tensor, *, data_range=None, mask=None) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB, per slice (MSE over ``mask`` if given)."""
     pred, target = _pair(pred, target)
-    mse = ((pred - target) ** 2).flatten(1).mean(dim=1)
+    mse = _masked_mean((pred - target) ** 2, _as_mask(mask, target))
     return 10 * torch.log10(_data_range(target, data_range) ** 2 / mse)
 
 
-def nmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Normalised mean squared error, per slice."""
+def nmse(pred: torch.Tensor, target: torch.Tensor, *, mask=None) -> torch.Tensor:
+    """Normalised mean squared error, per slice (over ``mask`` if given)."""
     pred, target = _pair(pred, target)
-    return ((pred - target) ** 2).flatten(1).sum(dim=1) / (target**2).flatten(1).sum(dim=1)
+    mask = _as_mask(mask, target)
+    return _masked_mean((pred - target) ** 2, mask) / _masked_mean(target**2, mask)
 
 
-def ssim(pred: torch.Tensor, target: torch.Tensor, *, data_range=None) -> torch.Tensor:
-    """Structural similarity per slice (differentiable; see the module docstring for the conventions)."""
+def ssim(pred: torch.Tensor, target: torch.Tensor, *, data_range=None, mask=None) -> torch.Tensor:
+    """Structural similarity per slice (differentiable; see the module docstring for the conventions).
+
+    With ``mask``, the mean is over the windows whose centre pixel lies in the mask.
+    """
     pred, target = _pair(pred, target)
+    mask = _as_mask(mask, target)
     if min(pred.shape[-2:]) < SSIM_WINDOW:
         raise ValueError(f"images must be at least {SSIM_WINDOW}x{SSIM_WINDOW} for SSIM, got {tuple(pred.shape[-2:])}")
     rng = _data_range(target, data_range)[:, None, None, None]
@@ -81,7 +140,13 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, *, data_range=None) -> torch.
     vxy = cov_norm * (mean(x * y) - ux * uy)
     c1, c2 = (SSIM_K1 * rng) ** 2, (SSIM_K2 * rng) ** 2
     s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
-    return s.flatten(1).mean(dim=1)
+    if mask is None:
+        return s.flatten(1).mean(dim=1)
+    half = SSIM_WINDOW // 2
+    centres = mask[:, half : mask.shape[1] - half, half : mask.shape[2] - half]
+    if not centres.flatten(1).any(dim=1).all():
+        raise ValueError("mask must hold at least one pixel away from the image border for SSIM")
+    return _masked_mean(s[:, 0], centres)
 
 
 def ssim_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -100,23 +165,33 @@ def log_kernel(size: int = 15, sigma: float = 1.5, dtype=torch.float64) -> torch
     return h - h.mean()
 
 
-def hfen(pred: torch.Tensor, target: torch.Tensor, *, size: int = 15, sigma: float = 1.5) -> torch.Tensor:
-    """High-frequency error norm per slice (zero padding at the border, as MATLAB's ``imfilter``)."""
+def hfen(pred: torch.Tensor, target: torch.Tensor, *, size: int = 15, sigma: float = 1.5, mask=None) -> torch.Tensor:
+    """High-frequency error norm per slice (zero padding at the border, as MATLAB's ``imfilter``; norms over
+    ``mask`` if given)."""
     pred, target = _pair(pred, target)
+    mask = _as_mask(mask, target)
     kernel = log_kernel(size, sigma, dtype=pred.dtype).to(pred.device)[None, None]
 
     def log(z):
-        return F.conv2d(z[:, None], kernel, padding=size // 2)
+        return F.conv2d(z[:, None], kernel, padding=size // 2)[:, 0]
 
-    diff = (log(pred) - log(target)).flatten(1).norm(dim=1)
-    return diff / log(target).flatten(1).norm(dim=1)
+    return (_masked_mean((log(pred) - log(target)) ** 2, mask) / _masked_mean(log(target) ** 2, mask)).sqrt()
 
 
-def evaluate(pred: torch.Tensor, target: torch.Tensor, *, data_range=None) -> dict[str, torch.Tensor]:
-    """All four metrics per slice: ``{"psnr", "ssim", "hfen", "nmse"}``."""
+def evaluate(pred: torch.Tensor, target: torch.Tensor, *, data_range=None, mask=None,
+             full_fov: bool = False) -> dict[str, torch.Tensor]:
+    """All four metrics per slice: ``{"psnr", "ssim", "hfen", "nmse"}``.
+
+    By default inside ``mask``, or, when it is ``None``, inside :func:`foreground_mask` of ``target``;
+    ``full_fov=True`` scores the whole image (fastMRI's convention).
+    """
+    if full_fov:
+        mask = None
+    elif mask is None:
+        mask = foreground_mask(target)
     return {
-        "psnr": psnr(pred, target, data_range=data_range),
-        "ssim": ssim(pred, target, data_range=data_range),
-        "hfen": hfen(pred, target),
-        "nmse": nmse(pred, target),
+        "psnr": psnr(pred, target, data_range=data_range, mask=mask),
+        "ssim": ssim(pred, target, data_range=data_range, mask=mask),
+        "hfen": hfen(pred, target, mask=mask),
+        "nmse": nmse(pred, target, mask=mask),
     }

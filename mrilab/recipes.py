@@ -7,16 +7,20 @@ resumes from that chapter's checkpoints (see :func:`mrilab.profiles.runs_dir`) i
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
 from . import classical
 from .classical.proximal_gradient import resolve_lambda
 from .data import SliceDataset
+from .evaluation import evaluate
 from .models import ISTANetPlus
 from .ops import MRIOperator
 from .profiles import pick, runs_dir
-from .train import TrainConfig, Trainer, evaluate, seed_everything, summarize
+from .stats import summarize
+from .train import TrainConfig, Trainer, seed_everything
 
 #: The sampling ratios the ISTA chapter trains one ISTA-Net+ for, in training order.
 ISTA_NET_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5)
@@ -48,9 +52,12 @@ LAMBDA_GRID = {
 #: reports FISTA-wavelet or TV uses these, so their numbers do not depend on which chapter computed them.
 CLASSICAL = {
     "smoke": {"iterations": 20, "tuning_slices": 2},
-    "demo": {"iterations": 50, "tuning_slices": 4},
-    "full": {"iterations": 200, "tuning_slices": 16},
+    "demo": {"iterations": 50, "tuning_slices": 12},
+    "full": {"iterations": 200, "tuning_slices": 48},
 }
+
+#: How many times :func:`tune_lambda` extends its grid past an edge where the best λ lies.
+MAX_GRID_EXTENSIONS = 4
 
 #: The classical baselines: display name → method of :func:`classical_reconstructor`.
 CLASSICAL_METHODS = {"Zero-filling": "zero_filled", "FISTA-wavelet": "fista", "TV": "tv"}
@@ -64,7 +71,7 @@ def ista_net_run(profile: str, ratio: float, *, contrast: str = "T1w", mask: str
     steps = recipe["first_steps"]
     if recipe["warm_start"] and ratio in ISTA_NET_RATIOS[1:]:
         previous, steps = ISTA_NET_RATIOS[ISTA_NET_RATIOS.index(ratio) - 1], recipe["train"]["steps"]
-    dataset = SliceDataset(profile, "train", contrast, mask=mask, ratios=(ratio,), seed=seed)
+    dataset = SliceDataset(profile, "train", contrast, mask=mask, ratios=(ratio,), seed=seed, target="noisy")
     seed_everything(seed)
     model = ISTANetPlus(**recipe["model"])
     config = TrainConfig(**{**recipe["train"], "steps": steps}, checkpoint_every=50, log_every=5, seed=seed)
@@ -106,21 +113,49 @@ def classical_reconstructor(method: str, lam: float, *, iterations: int = 100):
 
 
 def tune_lambda(method: str, dataset, grid, *, iterations: int = 100, device: str = "cpu") -> tuple[float, dict]:
-    """The relative λ from ``grid`` with the best mean PSNR on ``dataset``; returns ``(λ, {λ: PSNR})``."""
-    scores = {lam: summarize(evaluate(classical_reconstructor(method, lam, iterations=iterations), dataset,
-                                      device=device))["psnr_mean"] for lam in grid}  # fmt: skip
-    return max(scores, key=scores.get), scores
+    """The relative λ with the best mean PSNR on ``dataset``; returns ``(λ, {λ: PSNR})`` of every λ tried.
+
+    The search starts on ``grid`` (increasing); when the best λ lies on an edge of what was tried, it warns and
+    extends the grid past that edge by the grid's own outer ratio, up to :data:`MAX_GRID_EXTENSIONS` times, so the
+    chosen λ is an interior optimum (or the warning says it is not).
+    """
+    grid = sorted(float(g) for g in grid)
+    if not grid or any(g <= 0 for g in grid):
+        raise ValueError(f"grid must hold positive relative λ values, got {grid!r}")
+
+    def score(lam):
+        reconstruct = classical_reconstructor(method, lam, iterations=iterations)
+        return summarize(evaluate(reconstruct, dataset, device=device), metrics=("psnr",))["psnr_mean"]
+
+    scores = {lam: score(lam) for lam in grid}
+    for _ in range(MAX_GRID_EXTENSIONS if len(grid) > 1 else 0):
+        tried = sorted(scores)
+        best = max(scores, key=scores.get)
+        if tried[0] < best < tried[-1]:
+            break
+        step = tried[1] / tried[0] if best == tried[0] else tried[-1] / tried[-2]
+        new = best / step if best == tried[0] else best * step
+        warnings.warn(f"tune_lambda({method!r}): best λ {best:g} lies on the edge of {tried}; trying {new:g}",
+                      stacklevel=2)
+        scores[new] = score(new)
+    else:
+        best = max(scores, key=scores.get)
+        tried = sorted(scores)
+        if len(tried) > 1 and best in (tried[0], tried[-1]):
+            warnings.warn(f"tune_lambda({method!r}): best λ {best:g} is still on the edge of {tried}", stacklevel=2)
+    return max(scores, key=scores.get), dict(sorted(scores.items()))
 
 
 def classical_baselines(profile: str, test_sets: dict, *, contrast: str = "T1w", mask: str = "cartesian",
                         device: str = "cpu") -> tuple[dict, dict]:
     """Tune λ of FISTA-wavelet and TV per ratio on validation slices, then evaluate all classical baselines.
 
-    ``test_sets`` maps each ratio to its test dataset. λ is chosen from ``LAMBDA_GRID[profile]`` on the first
-    ``CLASSICAL[profile]["tuning_slices"]`` validation slices at that ratio; every solver runs
-    ``CLASSICAL[profile]["iterations"]`` iterations. Returns ``(lambdas, rows)``: ``lambdas[method, ratio]`` the
-    relative λ (``method`` ``"fista"`` or ``"tv"``) and ``rows[name, ratio]`` the per-slice rows of
-    :func:`~mrilab.train.evaluate` for every name in :data:`CLASSICAL_METHODS`.
+    ``test_sets`` maps each ratio to its test dataset. λ is chosen by :func:`tune_lambda`, starting from
+    ``LAMBDA_GRID[profile]``, on the first ``CLASSICAL[profile]["tuning_slices"]`` validation slices at that ratio
+    (validation masks, never the test set's); every solver runs ``CLASSICAL[profile]["iterations"]`` iterations.
+    Returns ``(lambdas, rows)``: ``lambdas[method, ratio]`` the relative λ (``method`` ``"fista"`` or ``"tv"``) and
+    ``rows[name, ratio]`` the per-slice rows of :func:`~mrilab.evaluation.evaluate` for every name in
+    :data:`CLASSICAL_METHODS`.
     """
     settings = pick(CLASSICAL, profile)
     lambdas, rows = {}, {}
@@ -221,7 +256,7 @@ def cgpd_run(profile: str, name: str, *, ratios, mask: str = "cartesian", noise:
 
     recipe = pick(pick(CGPD_CSNET, profile), setting)
     ratios = (ratios,) if isinstance(ratios, (int, float)) else tuple(ratios)
-    dataset = SliceDataset(profile, "train", contrast, mask=mask, ratios=ratios, seed=seed)
+    dataset = SliceDataset(profile, "train", contrast, mask=mask, ratios=ratios, seed=seed, target="noisy")
     if noise is not None:
         dataset = NoisyKSpace(dataset, noise, seed=seed)
     seed_everything(seed)

@@ -1,9 +1,9 @@
-"""Each experiment chapter's final metrics table, written as JSON so other chapters and the README quote it.
+"""Each experiment chapter's final metrics, written as JSON so other chapters and the README read them.
 
-Schema (``mrilab-results-v1``)::
+Schema (``mrilab-results-v2``)::
 
     {
-      "schema": "mrilab-results-v1",
+      "schema": "mrilab-results-v2",
       "chapter": "ista_train",          # file stem of the chapter that wrote it
       "profile": "demo",                # smoke | demo | full
       "device": "cpu",                  # where the numbers were computed
@@ -11,21 +11,27 @@ Schema (``mrilab-results-v1``)::
       "rows": [
         {
           "method": "ISTA-Net+",        # display name
-          "dataset": "brain-T1w-demo",  # which data and split
-          "split": "test",
+          "variant": null,              # e.g. an ablation's name
+          "experiment": null,           # null: the chapter's main table; else e.g. "ood", "untrained_ratio"
+          "dataset": "brain-demo",      # which data
+          "split": "test",              # train | val | test | ood
+          "contrast": "T1w", "coils": 1, "reference": null,
           "mask": "cartesian",          # mask type
           "ratio": 0.1,                 # nominal sampling ratio
-          "n_slices": 24,
-          "psnr_mean": ..., "psnr_std": ..., "ssim_mean": ..., "ssim_std": ..., "hfen_mean": ..., "hfen_std": ...,
-          "parameters": 336978,         # trainable parameters (0 for classical methods)
+          "scoring": "foreground",      # "foreground" (head mask, clean target) or "full_fov"
+          "n_slices": 24, "n_positions": 12,
+          "psnr_mean": ..., "psnr_ci_low": ..., "psnr_ci_high": ...,   # likewise ssim_*, hfen_*
+          "parameters": 48970,          # trainable parameters (0 for classical methods)
           "seconds_per_slice": 0.012,   # inference time per slice
-          ...                           # optional extra keys (e.g. "stages", "trained_on")
+          "per_slice": {"index": [...], "position": [...], "psnr": [...], "ssim": [...], "hfen": [...]},
+          ...                           # optional extra keys (e.g. "lambda_relative", "trained_on")
         }
       ]
     }
 
-Standard deviations are over test slices. Files live in ``$MRILAB_RESULTS`` (default ``./results``) as
-``{profile}/{chapter}.json``.
+Means and 95 % confidence intervals are over slice *positions* (:mod:`mrilab.stats`); ``per_slice`` keeps every
+slice's scores so that another chapter can compare against a row *paired* (:func:`slice_rows`). Files live in
+``$MRILAB_RESULTS`` (default ``./results``) as ``{profile}/{chapter}.json``.
 """
 
 from __future__ import annotations
@@ -35,35 +41,56 @@ import math
 import os
 from pathlib import Path
 
-SCHEMA = "mrilab-results-v1"
+from . import stats
+
+SCHEMA = "mrilab-results-v2"
+METRICS = ("psnr", "ssim", "hfen")
 REQUIRED = (
-    "method", "dataset", "split", "mask", "ratio", "n_slices",
-    "psnr_mean", "psnr_std", "ssim_mean", "ssim_std", "hfen_mean", "hfen_std",
-    "parameters", "seconds_per_slice",
+    "method", "variant", "experiment", "dataset", "split", "contrast", "coils", "reference", "mask", "ratio",
+    "scoring", "n_slices", "n_positions",
+    *(f"{m}_{s}" for m in METRICS for s in ("mean", "ci_low", "ci_high")),
+    "parameters", "seconds_per_slice", "per_slice",
 )  # fmt: skip
+_NUMBERS = (*(f"{m}_{s}" for m in METRICS for s in ("mean", "ci_low", "ci_high")), "parameters", "seconds_per_slice")
 
 
 def results_dir() -> Path:
     return Path(os.environ.get("MRILAB_RESULTS", "results"))
 
 
-def results_row(method: str, summary: dict, *, dataset: str, split: str, mask: str, ratio: float,
-                parameters: int, **extra) -> dict:
-    """One table row from :func:`mrilab.train.summarize` output."""
+def results_row(method: str, rows: list[dict], *, dataset: str, split: str, mask: str, ratio: float,
+                parameters: int, contrast: str = "T1w", coils: int = 1, reference: str | None = None,
+                experiment: str | None = None, variant: str | None = None, scoring: str = "foreground",
+                **extra) -> dict:
+    """One table row from the per-slice ``rows`` of :func:`mrilab.evaluation.evaluate`."""
+    if not rows:
+        raise ValueError(f"rows for {method!r} is empty: evaluate the method first")
+    summary = stats.summarize(rows)
     return {
-        "method": method, "dataset": dataset, "split": split, "mask": mask, "ratio": float(ratio),
-        "n_slices": summary["n_slices"],
-        **{f"{m}_{s}": summary[f"{m}_{s}"] for m in ("psnr", "ssim", "hfen") for s in ("mean", "std")},
-        "parameters": int(parameters), "seconds_per_slice": summary["seconds_mean"], **extra,
+        "method": method, "variant": variant, "experiment": experiment, "dataset": dataset, "split": split,
+        "contrast": contrast, "coils": int(coils), "reference": reference, "mask": mask, "ratio": float(ratio),
+        "scoring": scoring, "n_slices": summary["n_slices"], "n_positions": summary["n_positions"],
+        **{f"{m}_{s}": round(summary[f"{m}_{s}"], 5) for m in METRICS for s in ("mean", "ci_low", "ci_high")},
+        "parameters": int(parameters), "seconds_per_slice": round(summary["seconds_mean"], 6),
+        "per_slice": {"index": [r["index"] for r in rows], "position": [r["position"] for r in rows],
+                      **{m: [round(r[m], 5) for r in rows] for m in METRICS}},
+        **extra,
     }  # fmt: skip
+
+
+def slice_rows(row: dict) -> list[dict]:
+    """The per-slice rows stored in a results row, in :func:`mrilab.evaluation.evaluate`'s form (no timing)."""
+    per_slice = row["per_slice"]
+    return [{"index": index, "position": position, **{m: per_slice[m][k] for m in METRICS}}
+            for k, (index, position) in enumerate(zip(per_slice["index"], per_slice["position"], strict=True))]
 
 
 def validate_row(row: dict) -> None:
     missing = [k for k in REQUIRED if k not in row]
     if missing:
         raise ValueError(f"results row for {row.get('method')!r} is missing keys {missing}")
-    for key in REQUIRED[6:]:
-        if not isinstance(row[key], (int, float)) or math.isnan(row[key]):
+    for key in _NUMBERS:
+        if not isinstance(row[key], (int, float)) or (math.isnan(row[key]) and "_ci_" not in key):
             raise ValueError(f"results row {row['method']!r}: {key} must be a number, got {row[key]!r}")
 
 
@@ -75,6 +102,11 @@ def write_results(chapter: str, rows: list[dict], *, profile: str, device: str) 
         raise ValueError("rows is empty: a results file needs at least one row")
     for row in rows:
         validate_row(row)
+    keys = [_identity(row) for row in rows]
+    duplicates = {k for k in keys if keys.count(k) > 1}
+    if duplicates:
+        raise ValueError(f"rows must be unique per (method, variant, experiment, split, contrast, coils, reference, "
+                         f"mask, ratio, scoring); duplicated: {sorted(duplicates, key=str)[:3]}")
     path = results_dir() / profile / f"{chapter}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"schema": SCHEMA, "chapter": chapter, "profile": profile, "device": device,
@@ -95,24 +127,59 @@ def read_results(chapter: str, profile: str) -> dict:
     return payload
 
 
-def markdown_table(payload: dict, *, experiment: str | None = None) -> str:
-    """A chapter's table as Markdown: one row per method, mean PSNR (dB) / SSIM per ratio, mean time per slice.
+def _identity(row: dict) -> tuple:
+    return tuple(row.get(k) for k in ("method", "variant", "experiment", "split", "contrast", "coils", "reference",
+                                      "mask", "ratio", "scoring"))
 
-    ``experiment`` selects rows by their ``experiment`` key (``None``: the main table, rows without one). Methods
-    keep the order in which the chapter wrote them.
+
+def find_row(payload: dict, method: str, ratio: float, **match) -> dict:
+    """The one row of ``payload`` for ``method`` at ``ratio`` whose other keys equal ``match`` (``experiment``
+    defaults to ``None``, the main table)."""
+    match = {"experiment": None, **match}
+    found = [row for row in payload["rows"] if row["method"] == method and math.isclose(row["ratio"], ratio)
+             and all(row.get(k) == v for k, v in match.items())]
+    if len(found) != 1:
+        raise KeyError(f"{payload.get('chapter')!r}: expected one row for {method!r} at ratio {ratio} with {match}, "
+                       f"found {len(found)}")
+    return found[0]
+
+
+def markdown_table(payload: dict, *, metric: str = "psnr", experiment: str | None = None, time: bool = True) -> str:
+    """A chapter's table as Markdown: one row per method, the mean of ``metric`` with its 95 % CI over positions per
+    ratio, and the mean time per slice.
+
+    ``experiment`` selects rows by their ``experiment`` key (``None``: the main table). Methods keep the order in
+    which the chapter wrote them; a method with several variants gets one line per variant.
     """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     rows = [row for row in payload["rows"] if row.get("experiment") == experiment]
     if not rows:
         raise ValueError(f"{payload.get('chapter')!r} has no rows with experiment={experiment!r}")
+    digits = 2 if metric == "psnr" else 3
     ratios = sorted({row["ratio"] for row in rows})
-    methods = list(dict.fromkeys(row["method"] for row in rows))
-    cell = {(row["method"], row["ratio"]): row for row in rows}
-    lines = ["| method | " + " | ".join(f"{100 * r:g} %" for r in ratios) + " | time / slice |",
-             "|---" * (len(ratios) + 2) + "|"]  # fmt: skip
+
+    def name(row):
+        return row["method"] if row.get("variant") is None else f"{row['method']} ({row['variant']})"
+
+    methods = list(dict.fromkeys(name(row) for row in rows))
+    cell = {(name(row), row["ratio"]): row for row in rows}
+    lines = ["| method | " + " | ".join(f"{100 * r:g} %" for r in ratios) + (" | time / slice |" if time else " |"),
+             "|---" * (len(ratios) + 1 + time) + "|"]  # fmt: skip
     for method in methods:
         found = [cell[method, r] for r in ratios if (method, r) in cell]
-        values = [f"{cell[method, r]['psnr_mean']:.2f} / {cell[method, r]['ssim_mean']:.3f}" if (method, r) in cell
-                  else "—" for r in ratios]  # fmt: skip
-        ms = 1e3 * sum(row["seconds_per_slice"] for row in found) / len(found)
-        lines.append(f"| {method} | " + " | ".join(values) + f" | {ms:.{1 if ms < 10 else 0}f} ms |")
+        values = []
+        for r in ratios:
+            if (method, r) not in cell:
+                values.append("—")
+                continue
+            row = cell[method, r]
+            interval = (f" [{row[f'{metric}_ci_low']:.{digits}f}, {row[f'{metric}_ci_high']:.{digits}f}]"
+                        if math.isfinite(row[f"{metric}_ci_low"]) else "")
+            values.append(f"{row[f'{metric}_mean']:.{digits}f}{interval}")
+        line = f"| {method} | " + " | ".join(values) + " |"
+        if time:
+            ms = 1e3 * sum(row["seconds_per_slice"] for row in found) / len(found)
+            line += f" {ms:.{1 if ms < 10 else 0}f} ms |"
+        lines.append(line)
     return "\n".join(lines) + "\n"

@@ -1,4 +1,4 @@
-"""One training loop for every model in the book, and per-slice evaluation.
+"""One training loop for every model in the book.
 
 * **Deterministic batches.** The batch of step ``s`` is a pure function of ``(seed, s)``: slice indices come from
   ``numpy.random.default_rng([seed, s])`` and every sample's mask is drawn by ``dataset[(index, draw)]`` with a
@@ -27,7 +27,6 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import metrics
 from .models.registry import build_model
 
 CHECKPOINT_FORMAT = "mrilab-checkpoint-v1"
@@ -284,58 +283,6 @@ def train_config_from_dict(values: dict) -> TrainConfig:
     if unknown:
         raise ValueError(f"unknown TrainConfig fields {sorted(unknown)}; known fields: {sorted(known)}")
     return TrainConfig(**values)
-
-
-@torch.no_grad()
-def evaluate(
-    reconstructor: Callable[[dict], torch.Tensor] | nn.Module,
-    dataset,
-    *,
-    batch_size: int = 8,
-    device: str = "auto",
-) -> list[dict]:
-    """Per-slice metrics of a reconstruction method on ``dataset`` (its fixed evaluation masks).
-
-    ``reconstructor`` is a model (called with :func:`reconstruct`) or any function ``batch -> complex image``
-    (a classical solver). Returns one row per slice: ``index``, ``psnr``, ``ssim``, ``hfen``, ``nmse`` and
-    ``seconds`` (wall time of the batch divided by its size, synchronised on CUDA).
-    """
-    dev = resolve_device(device)
-    if isinstance(reconstructor, nn.Module):
-        model = reconstructor.to(dev).eval()
-
-        def reconstructor(batch):
-            return reconstruct(model, batch)
-
-    rows = []
-    for start in range(0, len(dataset), batch_size):
-        indices = range(start, min(start + batch_size, len(dataset)))
-        batch = to_device(collate([dataset[i] for i in indices]), dev)
-        _synchronize(dev)
-        tic = time.perf_counter()
-        output = reconstructor(batch)
-        _synchronize(dev)
-        seconds = (time.perf_counter() - tic) / len(indices)
-        scores = metrics.evaluate(output.abs(), batch["target"].abs())
-        for j, index in enumerate(indices):
-            rows.append({"index": index, **{k: float(v[j]) for k, v in scores.items()}, "seconds": seconds})
-    return rows
-
-
-def summarize(rows: list[dict]) -> dict:
-    """Mean and standard deviation over slices of every metric in ``rows`` (from :func:`evaluate`)."""
-    keys = [k for k in rows[0] if k != "index"]
-    out = {"n_slices": len(rows)}
-    for key in keys:
-        values = np.array([r[key] for r in rows], dtype=float)
-        out[f"{key}_mean"] = float(values.mean())
-        out[f"{key}_std"] = float(values.std())
-    return out
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def machine_info() -> dict:

@@ -20,6 +20,7 @@ from mrilab.data import (
     convert_fastmri,
     convert_ixi,
     ellipse_phantom,
+    ood_positions,
     spin_echo_signal,
     split_positions,
 )
@@ -75,18 +76,23 @@ def test_synthesized_slice_csf_brighter_on_t2_darker_on_t1():
 def test_build_writes_fastmri_layout(smoke):
     for split in SPLITS:
         for contrast, spec in CONTRASTS.items():
-            with h5py.File(smoke / split / f"{contrast}.h5", "r") as f:
+            with h5py.File(smoke / f"singlecoil_{split}" / f"{contrast}.h5", "r") as f:
                 n = f["kspace"].shape[0]
                 assert f["kspace"].dtype == np.complex64 and f["kspace"].shape == (n, 64, 64)
+                clean = f["reconstruction_clean"]
+                assert clean.dtype == np.complex64 and clean.shape == (n, 64, 64)
                 assert f["reconstruction_rss"].dtype == np.float32 and f["reconstruction_rss"].shape == (n, 64, 64)
                 assert f.attrs["acquisition"] == spec.acquisition
                 assert np.isclose(f.attrs["max"], f["reconstruction_rss"][()].max())
                 assert 0.5 < f.attrs["max"] < 2.0
                 assert f["slice_positions"].shape == (n,)
                 header = f["ismrmrd_header"][()]
-        with h5py.File(smoke / split / "T1w_mc8.h5", "r") as f:
+        with h5py.File(smoke / f"multicoil_{split}" / "T1w_mc8.h5", "r") as f:
             assert f["kspace"].shape[1:] == (8, 64, 64) and f["sens_maps"].shape == (8, 64, 64)
-    assert [len(list((smoke / s).glob("*.h5"))) for s in SPLITS] == [5, 5, 5]
+            assert f["reconstruction_clean"].shape == (f["kspace"].shape[0], 64, 64)
+    # one kind of file per folder: fastMRI's SliceDataset globs a folder and expects one challenge in it
+    assert [len(list((smoke / f"singlecoil_{s}").glob("*.h5"))) for s in SPLITS] == [3] * len(SPLITS)
+    assert [len(list((smoke / f"multicoil_{s}").glob("*.h5"))) for s in SPLITS] == [2] * len(SPLITS)
     assert not list(smoke.rglob("*.tmp"))
     _check_header_as_fastmri_reads_it(header, 64, 64)
 
@@ -117,27 +123,28 @@ def test_cache_hit_does_not_rewrite(smoke_root, smoke):
 
 
 def test_same_seed_same_bytes(tmp_path, smoke):
-    profile = Profile("tiny", 32, slices=(3, 2, 2), multicoil_slices=(2, 1, 1), coils=(4,))
+    profile = Profile("tiny", 32, slices=(3, 2, 2, 2), multicoil_slices=(2, 1, 1, 1), coils=(4,))
     first = build_dataset(profile, root=tmp_path / "a")
     second = build_dataset(profile, root=tmp_path / "b", force=True)
-    for name in ("train/T2w.h5", "val/PDw.h5", "train/T1w_mc4.h5"):
+    for name in ("singlecoil_train/T2w.h5", "singlecoil_val/PDw.h5", "multicoil_train/T1w_mc4.h5",
+                 "singlecoil_ood/T1w.h5"):
         a, _ = h5_arrays(first / name)
         b, _ = h5_arrays(second / name)
         assert a.keys() == b.keys()
         for key in a:
             assert np.asarray(a[key]).tobytes() == np.asarray(b[key]).tobytes(), key
-    other = build_dataset(Profile("tiny", 32, slices=(3, 2, 2), multicoil_slices=(2, 1, 1), coils=(4,), seed=1),
-                          root=tmp_path / "c")
-    assert not np.array_equal(h5_arrays(first / "train/T2w.h5")[0]["kspace"],
-                              h5_arrays(other / "train/T2w.h5")[0]["kspace"])
+    other = build_dataset(Profile("tiny", 32, slices=(3, 2, 2, 2), multicoil_slices=(2, 1, 1, 1), coils=(4,),
+                                  seed=1), root=tmp_path / "c")
+    assert not np.array_equal(h5_arrays(first / "singlecoil_train/T2w.h5")[0]["kspace"],
+                              h5_arrays(other / "singlecoil_train/T2w.h5")[0]["kspace"])
 
 
 def test_force_rebuilds(tmp_path):
-    profile = Profile("tiny", 16, slices=(1, 1, 1), multicoil_slices=(0, 0, 0))
+    profile = Profile("tiny", 16, slices=(1, 1, 1, 1), multicoil_slices=(0, 0, 0, 0))
     directory = build_dataset(profile, root=tmp_path)
-    mtime = (directory / "train/T1w.h5").stat().st_mtime_ns
+    mtime = (directory / "singlecoil_train/T1w.h5").stat().st_mtime_ns
     build_dataset(profile, root=tmp_path, force=True)
-    assert (directory / "train/T1w.h5").stat().st_mtime_ns > mtime
+    assert (directory / "singlecoil_train/T1w.h5").stat().st_mtime_ns > mtime
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
@@ -151,15 +158,38 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["x.h5"]
 
 
-def test_splits_are_disjoint_in_position(smoke):
-    positions = {s: set(split_positions(s).tolist()) for s in SPLITS}
+def blocks(positions):
+    """Runs of consecutive planes."""
+    positions = sorted(positions)
+    return 1 + sum(b - a > 1 for a, b in zip(positions, positions[1:], strict=False))
+
+
+def test_splits_are_disjoint_guarded_and_span_the_brain(smoke):
+    axial = ("train", "val", "test")
+    positions = {s: set(split_positions(s).tolist()) for s in axial}
     for a, b in [("train", "val"), ("train", "test"), ("val", "test")]:
         assert not positions[a] & positions[b]
-        gap = min(abs(p - q) for p in positions[a] for q in positions[b])
-        assert gap > 2
-    for split in SPLITS:
-        with h5py.File(smoke / split / "T1w.h5", "r") as f:
+    for held_out in ("val", "test"):
+        gap = min(abs(p - q) for p in positions["train"] for q in positions[held_out])
+        assert gap > 4  # at least 4 mm of guard planes between any training plane and any held-out plane
+        assert blocks(positions[held_out]) >= 6
+        everything = sorted(set().union(*positions.values()))
+        height = everything[-1] - everything[0]
+        # spread over the whole height: a held-out block in the lowest and in the highest sixth of the brain
+        assert min(positions[held_out]) - everything[0] < height / 6
+        assert everything[-1] - max(positions[held_out]) < height / 6
+    for split in axial:
+        with h5py.File(smoke / f"singlecoil_{split}" / "T1w.h5", "r") as f:
             assert set(f["slice_positions"][()].tolist()) <= positions[split]
+            assert set(f["slice_orientations"][()].tolist()) == {b"axial"}
+    with h5py.File(smoke / "singlecoil_ood" / "T1w.h5", "r") as f:
+        orientations = f["slice_orientations"][()].tolist()
+        assert set(orientations) == {b"coronal", b"sagittal"}
+        candidates = ood_positions()
+        for orientation, position in zip(orientations, f["slice_positions"][()], strict=True):
+            assert position in candidates[orientation.decode()]
+    with pytest.raises(ValueError, match="do not leave training planes"):
+        split_positions("test", heldout_blocks=20)
 
 
 # -- datasets ------------------------------------------------------------------------------------------------------
@@ -173,11 +203,17 @@ def test_sample_shapes_dtypes_and_consistency(smoke):
     assert sample["ratio"].dtype == torch.float32 and sample["ratio"].ndim == 0
     assert abs(float(sample["ratio"]) - 0.25) <= 1 / 64 and sample["index"] == 3
     assert torch.equal(sample["kspace"] == 0, ~sample["mask"].expand_as(sample["kspace"]))
-    assert torch.allclose(fft2c(sample["target"]) * sample["mask"], sample["kspace"], atol=1e-5)
-    with h5py.File(smoke / "train" / "T1w.h5", "r") as f:
+    noisy = SliceDataset(smoke, "train", "T1w", ratios=(0.25,), target="noisy")[3]
+    assert torch.equal(noisy["kspace"], sample["kspace"])
+    assert torch.allclose(fft2c(noisy["target"]) * sample["mask"], sample["kspace"], atol=1e-5)
+    with h5py.File(smoke / "singlecoil_train" / "T1w.h5", "r") as f:
         kspace, magnitude = torch.from_numpy(f["kspace"][3]), f["reconstruction_rss"][3]
-    assert torch.allclose(ifft2c(kspace), sample["target"][0], atol=1e-6)
-    assert np.allclose(sample["target"][0].abs().numpy(), magnitude, atol=1e-5)
+        clean = torch.from_numpy(f["reconstruction_clean"][3])
+    assert torch.allclose(ifft2c(kspace), noisy["target"][0], atol=1e-6)
+    assert np.allclose(noisy["target"][0].abs().numpy(), magnitude, atol=1e-5)
+    assert torch.equal(sample["target"][0], clean)  # evaluation scores against the noise-free image
+    noise = (noisy["target"] - sample["target"])[0]
+    assert 0.005 < float(noise.abs().pow(2).mean().sqrt()) < 0.1  # ...which differs from the measured one by noise
     assert sample["target"].imag.abs().max() > 0.05  # complex images with phase
 
 
@@ -195,12 +231,19 @@ def test_eval_masks_fixed_training_draws_reproducible(smoke):
     assert not torch.equal(other_seed[1]["mask"], dataset[1]["mask"])
 
 
+def test_validation_and_test_never_share_a_mask(smoke):
+    val = SliceDataset(smoke, "val", "T1w", mask="cartesian", ratios=(0.2,))
+    test = SliceDataset(smoke, "test", "T1w", mask="cartesian", ratios=(0.2,))
+    val_masks = {val[i]["mask"].numpy().tobytes() for i in range(len(val))}
+    assert not val_masks & {test[i]["mask"].numpy().tobytes() for i in range(len(test))}
+
+
 def test_reference_contrast_is_aligned(smoke):
     dataset = SliceDataset(smoke, "test", "T2w", reference="T1w")
     t1 = SliceDataset(smoke, "test", "T1w")
     sample = dataset[2]
     assert sample["reference"].shape == (1, 64, 64) and sample["reference"].dtype == torch.complex64
-    assert torch.allclose(sample["reference"], t1[2]["target"])
+    assert torch.allclose(sample["reference"], t1.fully_sampled(2))  # the reference is measured, with its noise
 
     def head(image):
         magnitude = image.abs()[0]
@@ -219,14 +262,16 @@ def test_multicoil_samples(smoke):
     sample = dataset[0]
     assert sample["kspace"].shape == (8, 64, 64) and sample["sens"].shape == (8, 64, 64)
     assert sample["target"].shape == (1, 64, 64)
-    with h5py.File(smoke / "train" / "T1w_mc8.h5", "r") as f:
+    with h5py.File(smoke / "multicoil_train" / "T1w_mc8.h5", "r") as f:
+        assert torch.equal(sample["target"][0], torch.from_numpy(f["reconstruction_clean"][0]))
         coil_images = ifft2c(torch.from_numpy(f["kspace"][0]))
         assert np.allclose(rss(coil_images, dim=0).numpy(), f["reconstruction_rss"][0], atol=1e-5)
-    magnitude, combined = rss(coil_images, dim=0), sample["target"][0].abs()
+    magnitude, combined = rss(coil_images, dim=0), dataset.fully_sampled(0)[0].abs()
     assert float((combined - magnitude).abs().max()) < 0.1
-    assert float((combined - magnitude).abs().mean()) < 0.01
-    single = SliceDataset(smoke, "train", "T1w")[0]["target"][0].abs()
+    assert float((combined - magnitude).abs().mean()) < 0.02  # RSS carries a noise bias in the air
+    single = SliceDataset(smoke, "train", "T1w").fully_sampled(0)[0].abs()
     assert float((single - combined).abs().mean()) < 0.03  # same anatomy, independent noise
+    assert torch.equal(SliceDataset(smoke, "train", "T1w")[0]["target"], sample["target"])  # the same clean image
 
 
 def test_collate_stacks(smoke):
@@ -302,8 +347,8 @@ def test_convert_ixi_round_trip(tmp_path):
     written = convert_ixi(tmp_path, tmp_path / "out", size=24, fractions=(0.5, 0.25, 0.25), slice_fraction=0.5)
     assert len(written) == 9
     subjects = {}
-    for split in SPLITS:
-        with h5py.File(tmp_path / "out" / split / "T2w.h5", "r") as f:
+    for split in SPLITS[:3]:
+        with h5py.File(tmp_path / "out" / f"singlecoil_{split}" / "T2w.h5", "r") as f:
             subjects[split] = set(f["subjects"][()].tolist())
             assert f["kspace"].shape == (5 * len(subjects[split]), 24, 24)
     assert sum(len(s) for s in subjects.values()) == 4
@@ -339,8 +384,8 @@ def test_bad_inputs_raise_clear_errors(smoke, tmp_path):
 
 
 def test_missing_hdf5_key_names_key_and_file(tmp_path):
-    (tmp_path / "train").mkdir()
-    path = tmp_path / "train" / "T1w.h5"
+    (tmp_path / "singlecoil_train").mkdir()
+    path = tmp_path / "singlecoil_train" / "T1w.h5"
     with h5py.File(path, "w") as f:
         f["reconstruction_rss"] = np.zeros((1, 8, 8), np.float32)
     with pytest.raises(KeyError, match=rf"{path}.*'kspace'"):
@@ -350,7 +395,8 @@ def test_missing_hdf5_key_names_key_and_file(tmp_path):
         f["kspace"] = np.ones((1, 8, 8), np.complex64)
     with pytest.raises(KeyError, match=rf"{no_header}.*'ismrmrd_header'"):
         convert_fastmri([no_header], tmp_path / "out", "train")
-    write_slice_file(tmp_path / "train" / "T2w_mc2.h5", np.ones((1, 2, 8, 8), np.complex64), acquisition="AXT2")
+    write_slice_file(tmp_path / "multicoil_train" / "T2w_mc2.h5", np.ones((1, 2, 8, 8), np.complex64),
+                     acquisition="AXT2")
     with pytest.raises(KeyError, match="'sens_maps'"):
         SliceDataset(tmp_path, "train", "T2w", coils=2)
 
@@ -362,7 +408,8 @@ def test_converters_reject_wrong_shapes(tmp_path):
     with pytest.raises(ValueError, match=r"kspace must be \(slices, H, W\) or \(slices, coils, H, W\)"):
         convert_fastmri([tmp_path / "bad.h5"], tmp_path / "out", "train")
     with pytest.raises(ValueError, match="kspace must have 4 dimensions"):
-        write_slice_file(tmp_path / "d" / "train" / "T1w_mc2.h5", np.ones((1, 8, 8), np.complex64), acquisition="x")
+        write_slice_file(tmp_path / "d" / "multicoil_train" / "T1w_mc2.h5", np.ones((1, 8, 8), np.complex64),
+                         acquisition="x")
         SliceDataset(tmp_path / "d", "train", "T1w", coils=2)
     for contrast in ("T1", "T2", "PD"):
         nibabel.save(nibabel.Nifti1Image(np.ones((8, 8), np.float32), np.eye(4)),

@@ -9,7 +9,17 @@
 
 from ..train import collate
 from .brain import CONTRASTS, TISSUES, spin_echo_signal, synthesize_slice
-from .build import PROFILES, SPLITS, Profile, build_dataset, default_root, split_positions
+from .build import (
+                    OOD_ORIENTATIONS,
+                    PROFILES,
+                    SPLITS,
+                    Profile,
+                    build_dataset,
+                    default_root,
+                    ood_positions,
+                    split_directory,
+                    split_positions,
+)
 from .datasets import SliceDataset
 from .fastmri import convert_fastmri, read_fastmri_volume
 from .ixi import convert_ixi, find_ixi_subjects
@@ -17,6 +27,7 @@ from .phantom import ellipse_phantom
 
 __all__ = [
     "CONTRASTS",
+    "OOD_ORIENTATIONS",
     "PROFILES",
     "SPLITS",
     "TISSUES",
@@ -29,8 +40,10 @@ __all__ = [
     "default_root",
     "ellipse_phantom",
     "find_ixi_subjects",
+    "ood_positions",
     "read_fastmri_volume",
     "spin_echo_signal",
+    "split_directory",
     "split_positions",
     "synthesize_slice",
 ]

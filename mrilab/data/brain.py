@@ -13,8 +13,9 @@ time ``TE``,
 
     S = sum_k f_k · PD_k · (1 − exp(−TR / T1_k)) · exp(−TE / T2_k).
 
-Per-slice variety (shared by the three contrasts of a slice so that they stay spatially aligned): a small
-rotation, scaling, shift and tilt of the slice plane, a smooth random elastic deformation, per-tissue jitter of
+Slices are axial by default; coronal and sagittal slices of the same head (``orientation=``) give the book's
+out-of-distribution test set. Per-slice variety (shared by the three contrasts of a slice so that they stay
+spatially aligned): a small rotation, scaling, shift and tilt of the slice plane, a smooth random elastic deformation, per-tissue jitter of
 T1/T2/PD, fine multiplicative texture and a smooth receive bias field. Per contrast: a smooth random phase and
 complex Gaussian noise at a set SNR.
 """
@@ -105,8 +106,17 @@ class TissueVolumes:
 
     maps: torch.Tensor  # (3, X, Y, Z): grey-matter and white-matter probability, brain mask
     distance_2mm: torch.Tensor  # distance (mm) outside the morphologically closed brain mask, on a 2 mm grid
-    center_xy: tuple[float, float]
+    center: tuple[float, float, float]  # centre of the brain mask's bounding box (voxels)
     brain_area: np.ndarray  # brain-mask area (mm²) of each axial plane z
+
+    @property
+    def center_xy(self) -> tuple[float, float]:
+        return self.center[:2]
+
+    def plane_area(self, orientation: str = "axial") -> np.ndarray:
+        """Brain-mask area (mm²) of every plane of ``orientation`` (sagittal: ``x``, coronal: ``y``, axial: ``z``)."""
+        axis = check_orientation(orientation)
+        return self.maps[2].numpy().sum(axis=tuple(a for a in range(3) if a != axis))
 
 
 @functools.lru_cache(maxsize=1)
@@ -123,11 +133,21 @@ def load_tissue_volumes() -> TissueVolumes:
     closed = ndimage.binary_closing(coarse, iterations=5, border_value=0)
     closed = np.stack([ndimage.binary_fill_holes(plane) for plane in np.moveaxis(closed, 2, 0)], axis=2)
     distance_2mm = ndimage.distance_transform_edt(~closed, sampling=2.0).astype(np.float32)
-    xs = np.flatnonzero(mask.any(axis=(1, 2)))
-    ys = np.flatnonzero(mask.any(axis=(0, 2)))
-    center = ((xs[0] + xs[-1]) / 2.0, (ys[0] + ys[-1]) / 2.0)
+    extent = [np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis))) for axis in range(3)]
+    center = tuple(float(e[0] + e[-1]) / 2.0 for e in extent)
     maps = torch.from_numpy(np.stack([gm, wm, mask]))
     return TissueVolumes(maps, torch.from_numpy(distance_2mm), center, mask.sum(axis=(0, 1)))
+
+
+#: Slice orientations and the MNI axis each one fixes (``position`` indexes that axis, 1 mm).
+ORIENTATIONS: dict[str, int] = {"sagittal": 0, "coronal": 1, "axial": 2}
+
+
+def check_orientation(orientation: str) -> int:
+    """The volume axis that ``orientation`` fixes, or a ValueError naming the choices."""
+    if orientation not in ORIENTATIONS:
+        raise ValueError(f"orientation must be one of {tuple(ORIENTATIONS)}, got {orientation!r}")
+    return ORIENTATIONS[orientation]
 
 
 @dataclass(frozen=True)
@@ -159,8 +179,13 @@ class SynthesizedImage:
 
 
 def synthesize_slice(position: int, size: int, rng: np.random.Generator, *, snr: float,
-                     variation: SliceVariation = SliceVariation()) -> dict[str, SynthesizedImage]:
-    """One axial slice at MNI voxel plane ``position`` (``z`` index, 1 mm) in every contrast of :data:`CONTRASTS`.
+                     variation: SliceVariation = SliceVariation(), orientation: str = "axial",
+                     ) -> dict[str, SynthesizedImage]:
+    """One slice at MNI voxel plane ``position`` (1 mm) in every contrast of :data:`CONTRASTS`.
+
+    ``orientation`` says which axis ``position`` indexes: ``"axial"`` (``z``; anterior at the top, the subject's
+    right on the image's left), ``"coronal"`` (``y``; superior at the top) or ``"sagittal"`` (``x``; superior at
+    the top, anterior on the left).
 
     The geometry, tissue parameters, texture and bias field are drawn once and shared by the contrasts; the phase
     and the noise are drawn per contrast. All draws come from ``rng`` in a fixed order.
@@ -168,7 +193,7 @@ def synthesize_slice(position: int, size: int, rng: np.random.Generator, *, snr:
     volumes = load_tissue_volumes()
     supersample = max(1, round(_MIN_WORK_GRID / size))
     grid = size * supersample
-    fractions, brain_fraction = _tissue_fractions(volumes, position, grid, rng, variation)
+    fractions, brain_fraction = _tissue_fractions(volumes, position, grid, rng, variation, orientation)
     texture_pd = _smooth_noise(rng, grid, 0.7) + 0.5 * _smooth_noise(rng, grid, 3.0)
     texture_relax = _smooth_noise(rng, grid, 0.7) + 0.5 * _smooth_noise(rng, grid, 3.0)
     bias = _bias_field(rng, grid, variation.bias)
@@ -192,7 +217,8 @@ def synthesize_slice(position: int, size: int, rng: np.random.Generator, *, snr:
 
 
 def _tissue_fractions(volumes: TissueVolumes, position: int, grid: int, rng: np.random.Generator,
-                      variation: SliceVariation) -> tuple[dict[str, np.ndarray], np.ndarray]:
+                      variation: SliceVariation, orientation: str = "axial",
+                      ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Sample the tissue maps on a randomly rotated, scaled, shifted, tilted and elastically deformed slice.
 
     Returns the fraction of every tissue in every pixel and the brain-mask fraction.
@@ -208,11 +234,15 @@ def _tissue_fractions(volumes: TissueVolumes, position: int, grid: int, rng: np.
     cos, sin = np.cos(angle), np.sin(angle)
     u_src = scale * (cos * u - sin * v) + shift[0] + elastic[0]
     v_src = scale * (sin * u + cos * v) + shift[1] + elastic[1]
-    cx, cy = volumes.center_xy
-    x = cx - u_src  # radiological display: the subject's right on the image's left
-    y = cy - v_src  # anterior at the top
-    z = position + tilt[0] * u_src + tilt[1] * v_src
-    coords = np.stack([x, y, z])
+    cx, cy, cz = volumes.center
+    normal = position + tilt[0] * u_src + tilt[1] * v_src
+    axis = check_orientation(orientation)
+    if axis == 2:  # radiological display: the subject's right on the image's left, anterior at the top
+        coords = np.stack([cx - u_src, cy - v_src, normal])
+    elif axis == 1:  # superior at the top, the subject's right on the image's left
+        coords = np.stack([cx - u_src, normal, cz - v_src])
+    else:  # superior at the top, anterior on the left
+        coords = np.stack([normal, cy - u_src, cz - v_src])
     gm, wm, mask = _trilinear(volumes.maps, coords, padding="zeros")
     (distance,) = _trilinear(volumes.distance_2mm[None], coords / 2.0, padding="border")
     csf = np.clip(mask - gm - wm, 0.0, None)

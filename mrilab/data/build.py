@@ -1,13 +1,17 @@
 """Profiles of the embedded brain dataset and its cached, atomic build.
 
-``build_dataset("demo")`` writes ``{root}/demo/{split}/{contrast}.h5`` (single-coil) and
-``{root}/demo/{split}/{contrast}_mc{C}.h5`` (``C`` birdcage coils) for the splits ``train``, ``val`` and ``test``,
-then ``{root}/demo/manifest.json`` with a hash of every build parameter. A second call with the same parameters
-finds the manifest and returns at once; ``force=True`` rebuilds.
+``build_dataset("demo")`` writes fastMRI-style folders under ``{root}/demo``: ``singlecoil_{split}/{contrast}.h5``
+and ``multicoil_{split}/{contrast}_mc{C}.h5`` (``C`` birdcage coils) for the splits ``train``, ``val``, ``test`` and
+``ood``, then ``manifest.json`` with a hash of every build parameter. A second call with the same parameters finds
+the manifest and returns at once; ``force=True`` rebuilds. Single-coil and multi-coil files never share a folder, so
+a reader that globs one folder (fastMRI's ``SliceDataset``) sees one kind of file.
 
-Splits are disjoint in slice position: the axial planes with enough brain are cut into blocks of ``block_mm``
-consecutive planes, blocks are dealt to the splits in a fixed pattern (so that every split spans the whole height of
-the brain), and ``guard_mm`` planes are dropped on each side of a boundary between blocks of different splits.
+Splits. ``train``, ``val`` and ``test`` are axial slices from disjoint plane positions: the planes with enough brain
+are cut into ``heldout_blocks`` equal segments; the middle of each segment holds a block of ``block_mm`` validation
+planes next to a block of ``block_mm`` test planes (their order alternates between segments), fenced off from the
+training planes by ``guard_mm`` planes on either side; every other plane is for training. Validation and test
+therefore each come from ``heldout_blocks`` blocks spread over the whole height of the brain. ``ood`` (out of
+distribution) holds coronal and sagittal slices of the same head, which no training or tuning ever sees.
 A split with more slices than positions holds several independently varied versions of each position.
 """
 
@@ -31,30 +35,35 @@ from . import brain
 from .hdf5 import atomic_h5, create_slice_file, finish_slice_file, write_slice
 
 #: Version of the synthesis and file layout; part of the cache hash.
-FORMAT_VERSION = 1
-SPLITS = ("train", "val", "test")
-_SPLIT_PATTERN = ("train", "train", "train", "val", "train", "train", "test")
+FORMAT_VERSION = 2
+SPLITS = ("train", "val", "test", "ood")
+#: Orientations of the out-of-distribution split, dealt to its slices in turn.
+OOD_ORIENTATIONS = ("coronal", "sagittal")
 
 
 @dataclass(frozen=True)
 class Profile:
     """Size of one build of the brain dataset.
 
-    ``slices`` and ``multicoil_slices`` give the number of slices per split (train, val, test); the multi-coil
+    ``slices`` and ``multicoil_slices`` give the number of slices per split (train, val, test, ood); the multi-coil
     files hold the first ``multicoil_slices`` slices of each split (the same anatomy as the single-coil files, with
-    their own noise) for the contrasts in ``multicoil_contrasts`` and every coil count in ``coils``.
+    their own noise) for the contrasts in ``multicoil_contrasts`` and every coil count in ``coils``. The split
+    geometry (``heldout_blocks``, ``block_mm``, ``guard_mm``, ``min_area_fraction``) is described in the module
+    docstring.
     """
 
     name: str
     size: int
-    slices: tuple[int, int, int]
-    multicoil_slices: tuple[int, int, int]
+    slices: tuple[int, int, int, int]
+    multicoil_slices: tuple[int, int, int, int]
     coils: tuple[int, ...] = (8, 16)
     multicoil_contrasts: tuple[str, ...] = ("T1w",)
     snr: float = 40.0
     seed: int = 0
-    block_mm: int = 8
-    guard_mm: int = 2
+    heldout_blocks: int = 6
+    block_mm: int = 2
+    guard_mm: int = 4
+    min_area_fraction: float = 0.15
     variation: brain.SliceVariation = field(default_factory=brain.SliceVariation)
 
     def __post_init__(self):
@@ -62,8 +71,8 @@ class Profile:
             raise ValueError(f"size must be an integer >= 8, got {self.size!r}")
         for name in ("slices", "multicoil_slices"):
             counts = getattr(self, name)
-            if len(counts) != 3 or any(not isinstance(n, int) or n < 0 for n in counts):
-                raise ValueError(f"{name} must be three non-negative integers (train, val, test), got {counts!r}")
+            if len(counts) != len(SPLITS) or any(not isinstance(n, int) or n < 0 for n in counts):
+                raise ValueError(f"{name} must be {len(SPLITS)} non-negative integers {SPLITS}, got {counts!r}")
         unknown = set(self.multicoil_contrasts) - set(brain.CONTRASTS)
         if unknown:
             raise ValueError(f"multicoil_contrasts must be among {sorted(brain.CONTRASTS)}, got {sorted(unknown)}")
@@ -74,9 +83,9 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "smoke": Profile("smoke", 64, slices=(16, 4, 4), multicoil_slices=(16, 4, 4)),
-    "demo": Profile("demo", 128, slices=(320, 24, 24), multicoil_slices=(96, 24, 24)),
-    "full": Profile("full", 256, slices=(1500, 100, 100), multicoil_slices=(200, 50, 50)),
+    "smoke": Profile("smoke", 64, slices=(16, 4, 4, 4), multicoil_slices=(16, 4, 4, 4)),
+    "demo": Profile("demo", 128, slices=(320, 24, 24, 24), multicoil_slices=(96, 24, 24, 24)),
+    "full": Profile("full", 256, slices=(1500, 96, 96, 96), multicoil_slices=(200, 48, 48, 48)),
 }
 
 
@@ -106,34 +115,76 @@ def default_root() -> Path:
     return Path(os.environ.get("MRILAB_DATA") or Path.home() / ".cache" / "mrilab")
 
 
-def split_positions(split: str, *, block_mm: int = 8, guard_mm: int = 2, min_area_fraction: float = 0.3) -> np.ndarray:
-    """Axial planes (MNI152 ``z`` voxel indices, 1 mm) that belong to ``split``; disjoint across splits."""
-    check_split(split)
-    area = brain.load_tissue_volumes().brain_area
+def split_directory(root: str | os.PathLike, split: str, *, multicoil: bool = False) -> Path:
+    """The folder of one split: ``{root}/singlecoil_{split}`` or ``{root}/multicoil_{split}`` (fastMRI's naming)."""
+    return Path(root) / f"{'multicoil' if multicoil else 'singlecoil'}_{check_split(split)}"
+
+
+def usable_planes(orientation: str = "axial", *, min_area_fraction: float = 0.15) -> np.ndarray:
+    """Planes of ``orientation`` whose brain area is at least ``min_area_fraction`` of the largest one's."""
+    area = brain.load_tissue_volumes().plane_area(orientation)
     usable = np.flatnonzero(area >= min_area_fraction * area.max())
-    planes = np.arange(usable[0], usable[-1] + 1)
-    block = (planes - planes[0]) // block_mm
-    owner = np.array([_SPLIT_PATTERN[b % len(_SPLIT_PATTERN)] for b in block])
-    keep = owner == split
-    for offset in range(1, guard_mm + 1):
-        keep[offset:] &= owner[:-offset] == owner[offset:]
-        keep[:-offset] &= owner[offset:] == owner[:-offset]
-    if not keep.any():
-        raise ValueError(
-            f"block_mm={block_mm} with guard_mm={guard_mm} leaves no slice position for split {split!r} in the "
-            f"{len(planes)} usable planes; use smaller blocks"
-        )
-    return planes[keep]
+    return np.arange(usable[0], usable[-1] + 1)
 
 
-def slice_plan(profile: Profile, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(positions, variants)`` of every slice of ``split``: positions cycle through an evenly spread subset."""
-    available = split_positions(split, block_mm=profile.block_mm, guard_mm=profile.guard_mm)
-    n = profile.count(split)
+def split_positions(split: str, *, heldout_blocks: int = 6, block_mm: int = 2, guard_mm: int = 4,
+                    min_area_fraction: float = 0.15) -> np.ndarray:
+    """Axial planes (MNI152 ``z`` voxel indices, 1 mm) of ``split`` (``train``, ``val`` or ``test``).
+
+    See the module docstring for the layout; the splits are disjoint, and every validation or test plane is more
+    than ``guard_mm`` planes away from every training plane.
+    """
+    if check_split(split) == "ood":
+        raise ValueError("split='ood' has coronal and sagittal slices, not axial planes; use ood_positions()")
+    for name, value in (("heldout_blocks", heldout_blocks), ("block_mm", block_mm), ("guard_mm", guard_mm)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "guard_mm" else 1):
+            raise ValueError(f"{name} must be a {'non-negative' if name == 'guard_mm' else 'positive'} integer, "
+                             f"got {value!r}")
+    planes = usable_planes(min_area_fraction=min_area_fraction)
+    segment = 2 * guard_mm + 2 * block_mm
+    if heldout_blocks * segment >= len(planes):
+        raise ValueError(f"heldout_blocks={heldout_blocks} segments of {segment} mm (2 guard_mm + 2 block_mm) do not "
+                         f"leave training planes in the {len(planes)} usable planes; use fewer or smaller blocks")
+    owner = np.full(len(planes), "train", dtype=object)
+    for k in range(heldout_blocks):
+        start = int(round((k + 0.5) * len(planes) / heldout_blocks - segment / 2))
+        first, second = ("val", "test") if k % 2 == 0 else ("test", "val")
+        owner[start:start + segment] = "guard"
+        owner[start + guard_mm:start + guard_mm + block_mm] = first
+        owner[start + guard_mm + block_mm:start + guard_mm + 2 * block_mm] = second
+    return planes[owner == split]
+
+
+def ood_positions(*, min_area_fraction: float = 0.3) -> dict[str, np.ndarray]:
+    """Usable planes of every orientation in :data:`OOD_ORIENTATIONS` (the ``ood`` split's candidates)."""
+    return {o: usable_planes(o, min_area_fraction=min_area_fraction) for o in OOD_ORIENTATIONS}
+
+
+def _spread(available: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` slices cycling through an evenly spread subset of ``available``: ``(positions, variants)``."""
     used = min(n, len(available))
     chosen = available[np.round(np.linspace(0, len(available) - 1, used)).astype(int)] if used else available[:0]
     index = np.arange(n)
     return chosen[index % max(used, 1)], index // max(used, 1)
+
+
+def slice_plan(profile: Profile, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(positions, variants, orientations)`` of every slice of ``split`` in ``profile``."""
+    n = profile.count(split)
+    if split == "ood":
+        candidates = ood_positions()
+        counts = [len(range(k, n, len(OOD_ORIENTATIONS))) for k in range(len(OOD_ORIENTATIONS))]
+        plans = [_spread(candidates[o], c) for o, c in zip(OOD_ORIENTATIONS, counts, strict=True)]
+        positions, variants, orientations = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
+                                             np.empty(n, dtype=object))
+        for k, (orientation, (p, v)) in enumerate(zip(OOD_ORIENTATIONS, plans, strict=True)):
+            positions[k::len(OOD_ORIENTATIONS)], variants[k::len(OOD_ORIENTATIONS)] = p, v
+            orientations[k::len(OOD_ORIENTATIONS)] = orientation
+        return positions, variants, orientations
+    available = split_positions(split, heldout_blocks=profile.heldout_blocks, block_mm=profile.block_mm,
+                                guard_mm=profile.guard_mm, min_area_fraction=profile.min_area_fraction)
+    positions, variants = _spread(available, n)
+    return positions, variants, np.full(n, "axial", dtype=object)
 
 
 def build_hash(profile: Profile) -> str:
@@ -157,9 +208,9 @@ def dataset_files(profile: Profile) -> list[str]:
     """Paths (relative to the profile directory) of every file a build writes."""
     files = []
     for split in SPLITS:
-        files += [f"{split}/{contrast}.h5" for contrast in brain.CONTRASTS]
+        files += [f"singlecoil_{split}/{contrast}.h5" for contrast in brain.CONTRASTS]
         if profile.count(split, multicoil=True):
-            files += [f"{split}/{c}_mc{n}.h5" for c in profile.multicoil_contrasts for n in profile.coils]
+            files += [f"multicoil_{split}/{c}_mc{n}.h5" for c in profile.multicoil_contrasts for n in profile.coils]
     return files
 
 
@@ -174,7 +225,7 @@ def build_dataset(profile: str | Profile, root: str | os.PathLike | None = None,
         return directory
     start = time.perf_counter()
     for split in SPLITS:
-        _build_split(profile, directory / split, split, digest, progress=progress)
+        _build_split(profile, directory, split, digest, progress=progress)
     manifest = {"hash": digest, "profile": asdict(profile), "files": dataset_files(profile),
                 "seconds": round(time.perf_counter() - start, 3), "format": FORMAT_VERSION}
     _atomic_write_text(manifest_path, json.dumps(manifest, indent=1, default=str))
@@ -203,7 +254,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 
 def _build_split(profile: Profile, directory: Path, split: str, digest: str, *, progress: bool) -> None:
-    positions, variants = slice_plan(profile, split)
+    positions, variants, orientations = slice_plan(profile, split)
     n, n_multicoil = len(positions), profile.count(split, multicoil=True)
     shape = (profile.size, profile.size)
     sens = {c: birdcage_maps(c, shape) for c in profile.coils}
@@ -211,13 +262,14 @@ def _build_split(profile: Profile, directory: Path, split: str, digest: str, *, 
     with contextlib.ExitStack() as stack:
         single = {}
         for contrast, spec in brain.CONTRASTS.items():
-            f = single[contrast] = stack.enter_context(atomic_h5(directory / f"{contrast}.h5"))
+            path = split_directory(directory, split) / f"{contrast}.h5"
+            f = single[contrast] = stack.enter_context(atomic_h5(path))
             create_slice_file(f, n, shape, coils=None, acquisition=spec.acquisition,
                               attrs={"contrast": contrast, "build_hash": digest})
         multi = {}
         for contrast in profile.multicoil_contrasts if n_multicoil else ():
             for n_coils in profile.coils:
-                path = directory / f"{contrast}_mc{n_coils}.h5"
+                path = split_directory(directory, split, multicoil=True) / f"{contrast}_mc{n_coils}.h5"
                 f = multi[contrast, n_coils] = stack.enter_context(atomic_h5(path))
                 create_slice_file(f, n_multicoil, shape, coils=n_coils,
                                   acquisition=brain.CONTRASTS[contrast].acquisition,
@@ -229,24 +281,29 @@ def _build_split(profile: Profile, directory: Path, split: str, digest: str, *, 
 
             iterator = tqdm(iterator, desc=f"{profile.name}/{split}")
         for i in iterator:
-            position, variant = int(positions[i]), int(variants[i])
-            rng = np.random.default_rng([profile.seed, split_code, position, variant])
-            images = brain.synthesize_slice(position, profile.size, rng, snr=profile.snr, variation=profile.variation)
+            position, variant, orientation = int(positions[i]), int(variants[i]), str(orientations[i])
+            entropy = [profile.seed, split_code, position, variant]
+            if orientation != "axial":
+                entropy.append(brain.ORIENTATIONS[orientation])
+            rng = np.random.default_rng(entropy)
+            images = brain.synthesize_slice(position, profile.size, rng, snr=profile.snr, variation=profile.variation,
+                                            orientation=orientation)
             for contrast, f in single.items():
                 image = torch.from_numpy(images[contrast].noisy)
-                write_slice(f, i, fft2c(image).numpy(), image.abs().numpy())
+                write_slice(f, i, fft2c(image).numpy(), image.abs().numpy(), images[contrast].clean)
             if i >= n_multicoil:
                 continue
             for (contrast, n_coils), f in multi.items():
-                coil_rng = np.random.default_rng([profile.seed, split_code, position, variant, n_coils,
-                                                  list(brain.CONTRASTS).index(contrast)])
+                coil_rng = np.random.default_rng([*entropy, n_coils, list(brain.CONTRASTS).index(contrast)])
                 noise = coil_rng.standard_normal((2, n_coils, *shape), dtype=np.float32)
                 noise *= images[contrast].noise_std / np.sqrt(2)  # white noise: the same law in image and k-space
-                coil_images = sens[n_coils] * torch.from_numpy(images[contrast].clean)
-                coil_images = coil_images + torch.complex(*torch.from_numpy(noise))
-                write_slice(f, i, fft2c(coil_images).numpy(), rss(coil_images, dim=0).numpy())
+                clean = torch.from_numpy(images[contrast].clean)
+                coil_images = sens[n_coils] * clean + torch.complex(*torch.from_numpy(noise))
+                # the clean coil-combined image S^H (S x) is x itself, since sum_c |S_c|^2 = 1
+                write_slice(f, i, fft2c(coil_images).numpy(), rss(coil_images, dim=0).numpy(), clean.numpy())
         for f in [*single.values(), *multi.values()]:
             count = f["kspace"].shape[0]
             f.create_dataset("slice_positions", data=positions[:count].astype(np.int32))
             f.create_dataset("slice_variants", data=variants[:count].astype(np.int32))
+            f.create_dataset("slice_orientations", data=orientations[:count].astype("S"))
             finish_slice_file(f)

@@ -1,14 +1,15 @@
 """Torch datasets of undersampled slices, following the book's sample contract.
 
-``dataset[i]`` is slice ``i`` with its *evaluation* mask: fixed per slice, drawn from the seed ``(seed, i)``, with
-the ratio ``ratios[i % len(ratios)]``. ``dataset[(i, draw)]`` is the same slice with a *training* mask (and, with
-several ratios, a ratio) drawn from ``(seed, i, draw)``, so a trainer gets fresh but reproducible masks per step.
-A sample is a dict:
+``dataset[i]`` is slice ``i`` with its *evaluation* mask: fixed per slice, drawn from the seed ``(seed, split, i)``
+(so validation and test never share a mask pattern), with the ratio ``ratios[i % len(ratios)]``.
+``dataset[(i, draw)]`` is the same slice with a *training* mask (and, with several ratios, a ratio) drawn from
+``(seed, split, i, draw)``, so a trainer gets fresh but reproducible masks per step. A sample is a dict:
 
 * ``"kspace"``: complex64 ``(C, H, W)``, the measured k-space with zeros where the mask does not sample;
 * ``"mask"``: bool ``(1, H, W)``;
-* ``"target"``: complex64 ``(1, H, W)``, the fully sampled image: ``F^H y`` single-coil, ``S^H F^H y``
-  multi-coil (``sum_c |S_c|^2 = 1``);
+* ``"target"``: complex64 ``(1, H, W)``, the reference image (``target=`` chooses): the noise-free image the file
+  stores as ``reconstruction_clean`` (what evaluation scores against), or the noisy fully sampled image
+  ``F^H y`` single-coil, ``S^H F^H y`` multi-coil (``sum_c |S_c|^2 = 1``), which is all real data offer;
 * ``"ratio"``: float32 0-d tensor, the sampling ratio the mask achieves;
 * ``"reference"`` (if asked): complex64 ``(1, H, W)``, the fully sampled image of another contrast of the same slice;
 * ``"sens"`` (multi-coil): complex64 ``(C, H, W)`` coil sensitivities;
@@ -26,11 +27,12 @@ import torch
 from .._checks import check_ratio
 from ..masks import mask_from_name
 from ..ops import ifft2c
-from .build import PROFILES, Profile, build_dataset, check_split, resolve_profile
+from .build import PROFILES, SPLITS, Profile, build_dataset, check_split, resolve_profile, split_directory
 from .hdf5 import open_slice_file, require_key
 
 MASK_KINDS = ("cartesian", "equispaced", "random2d", "radial")
 _EVALUATION, _TRAINING, _RATIO = 0, 1, 2
+TARGETS = ("auto", "clean", "noisy")
 
 
 class SliceDataset(torch.utils.data.Dataset):
@@ -55,15 +57,21 @@ class SliceDataset(torch.utils.data.Dataset):
         Number of coils of the multi-coil file to read; ``None`` for single-coil.
     max_slices:
         Keep only the first ``max_slices`` slices.
+    target:
+        ``"clean"`` (the stored noise-free image), ``"noisy"`` (the fully sampled image) or ``"auto"`` (clean when
+        the file stores it, else noisy: converted real data).
     root:
         Cache directory for profile names (default :func:`mrilab.data.default_root`).
     """
 
     def __init__(self, root_or_profile: str | os.PathLike | Profile, split: str = "train", contrast: str = "T1w", *,
                  mask: str = "cartesian", ratios=(0.25,), seed: int = 0, reference: str | None = None,
-                 coils: int | None = None, max_slices: int | None = None, root: str | os.PathLike | None = None):
+                 coils: int | None = None, max_slices: int | None = None, root: str | os.PathLike | None = None,
+                 target: str = "auto"):
         self.directory = _resolve_directory(root_or_profile, root)
         self.split = check_split(split)
+        if target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
         if mask not in MASK_KINDS:
             raise ValueError(f"mask must be one of {MASK_KINDS}, got {mask!r}")
         if isinstance(ratios, (int, float)):
@@ -88,6 +96,12 @@ class SliceDataset(torch.utils.data.Dataset):
             self.shape = tuple(kspace.shape[-2:])
             n_slices = kspace.shape[0]
             positions = f["slice_positions"][()] if "slice_positions" in f else None
+            orientations = f["slice_orientations"][()] if "slice_orientations" in f else None
+            has_clean = "reconstruction_clean" in f
+            if target == "clean" and not has_clean:
+                raise ValueError(f"target='clean': {self.path} stores no noise-free image (reconstruction_clean); "
+                                 "use target='noisy' or 'auto'")
+            self.target = "clean" if target == "auto" and has_clean else ("noisy" if target == "auto" else target)
             self._sens = None
             if coils is not None:
                 sens = require_key(f, "sens_maps")
@@ -110,14 +124,17 @@ class SliceDataset(torch.utils.data.Dataset):
                 raise ValueError(f"max_slices must be a positive integer, got {max_slices!r}")
             n_slices = min(n_slices, max_slices)
         self.n_slices = n_slices
-        self.slice_positions = None if positions is None else positions[:n_slices]
+        self.slice_positions = np.arange(n_slices) if positions is None else positions[:n_slices]
+        self.slice_orientations = (np.full(n_slices, "axial", dtype=object) if orientations is None
+                                   else np.array([o.decode() for o in orientations[:n_slices]], dtype=object))
         self._handles: dict[Path, object] = {}
         self._pid = None
 
     def _file(self, name: str, argument: str, contrast: str) -> Path:
-        path = self.directory / self.split / name
+        folder = split_directory(self.directory, self.split, multicoil=name != f"{contrast}.h5")
+        path = folder / name
         if not path.is_file():
-            available = sorted(p.name for p in (self.directory / self.split).glob("*.h5"))
+            available = sorted(p.name for p in folder.glob("*.h5"))
             raise ValueError(f"{argument}={contrast!r}: no file {path} (available in this split: {available})")
         return path
 
@@ -139,22 +156,24 @@ class SliceDataset(torch.utils.data.Dataset):
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < self.n_slices:
             raise IndexError(f"slice index must be an integer in [0, {self.n_slices}), got {index!r}")
         index = int(index)
+        split = SPLITS.index(self.split)
         if draw is None:
             ratio = self.ratios[index % len(self.ratios)]
-            mask_seed = _seed(self.seed, _EVALUATION, index)
+            mask_seed = _seed(self.seed, _EVALUATION, split, index)
         else:
             if isinstance(draw, bool) or not isinstance(draw, (int, np.integer)) or draw < 0:
                 raise ValueError(f"draw must be a non-negative integer, got {draw!r}")
-            ratio = self.ratios[np.random.default_rng([self.seed, _RATIO, index, int(draw)]).integers(len(self.ratios))]
-            mask_seed = _seed(self.seed, _TRAINING, index, int(draw))
+            rng = np.random.default_rng([self.seed, _RATIO, split, index, int(draw)])
+            ratio = self.ratios[rng.integers(len(self.ratios))]
+            mask_seed = _seed(self.seed, _TRAINING, split, index, int(draw))
         mask = mask_from_name(self.mask_kind, self.shape, ratio, seed=mask_seed)[None]
         full = self._read(self.path, index)
         if self.coils is None:
             full = full[None]
-            target = ifft2c(full)
         else:
             sens = self._sensitivities(index)
-            target = (ifft2c(full) * sens.conj()).sum(dim=0, keepdim=True)
+        target = self._read(self.path, index, "reconstruction_clean")[None] if self.target == "clean" else (
+            self._combine(full, index))
         sample = {"kspace": full * mask, "mask": mask, "target": target,
                   "ratio": torch.tensor(float(mask.float().mean()), dtype=torch.float32)}
         if self.reference_path is not None:
@@ -163,6 +182,23 @@ class SliceDataset(torch.utils.data.Dataset):
             sample["sens"] = sens
         sample["index"] = index
         return sample
+
+    def _combine(self, full: torch.Tensor, index: int) -> torch.Tensor:
+        """The fully sampled image of k-space ``full``: ``F^H y`` single-coil, ``S^H F^H y`` multi-coil."""
+        if self.coils is None:
+            return ifft2c(full)
+        return (ifft2c(full) * self._sensitivities(index).conj()).sum(dim=0, keepdim=True)
+
+    def fully_sampled(self, index: int) -> torch.Tensor:
+        """The noisy fully sampled image ``(1, H, W)`` of slice ``index`` (the best any reconstruction can hope for
+        from these measurements without denoising: scored against the clean target, it is a results table's ceiling).
+        """
+        full = self._read(self.path, index)
+        return self._combine(full[None] if self.coils is None else full, index)
+
+    def position_label(self, index: int) -> str:
+        """Where slice ``index`` comes from, e.g. ``"axial 57"``: slices sharing a label share their anatomy."""
+        return f"{self.slice_orientations[index]} {int(self.slice_positions[index])}"
 
     def __getstate__(self):
         state = dict(self.__dict__)

@@ -24,7 +24,7 @@ import torch
 
 from ..coils import coil_compress, rss
 from ..ops import fft2c, ifft2c
-from .build import check_split
+from .build import check_split, split_directory
 from .hdf5 import ISMRMRD_NAMESPACE, open_slice_file, require_key, write_slice_file
 
 #: fastMRI ``acquisition`` attribute → the book's contrast name.
@@ -58,7 +58,8 @@ def read_fastmri_volume(path: str | os.PathLike) -> dict:
 
 def convert_fastmri(files, out_dir: str | os.PathLike, split: str, *, contrast: str | None = None,
                     coils: int | None = None, calib: int = 24) -> list[Path]:
-    """Convert fastMRI volumes of one contrast into ``{out_dir}/{split}/{contrast}.h5`` (and ``_mc{C}.h5``).
+    """Convert fastMRI volumes of one contrast into ``{out_dir}/singlecoil_{split}/{contrast}.h5`` and, for
+    multi-coil input, ``{out_dir}/multicoil_{split}/{contrast}_mc{C}.h5``.
 
     ``contrast`` defaults to the volumes' ``acquisition`` attribute mapped by :data:`ACQUISITION_CONTRASTS`.
     Multi-coil volumes with different coil counts need ``coils`` (the number of virtual coils to compress to).
@@ -86,16 +87,17 @@ def convert_fastmri(files, out_dir: str | os.PathLike, split: str, *, contrast: 
         positions.append(np.arange(image.shape[0], dtype=np.int32))
         names += [path.name] * image.shape[0]
     _check_same(single, "slice size", lambda k: tuple(k.shape[-2:]), files)
-    directory = Path(out_dir) / split
     acquisition = next((a for a, c in ACQUISITION_CONTRASTS.items() if c == contrast), contrast)
     extras = {"slice_positions": np.concatenate(positions), "source_files": np.array(names, dtype="S")}
     attrs = {"contrast": contrast, "source": "fastMRI"}
-    written = [write_slice_file(directory / f"{contrast}.h5", torch.cat(single).numpy(), acquisition=acquisition,
-                                attrs=attrs, datasets=extras)]
+    single_path = split_directory(out_dir, split) / f"{contrast}.h5"
+    written = [write_slice_file(single_path, torch.cat(single).numpy(), acquisition=acquisition, attrs=attrs,
+                                datasets=extras)]
     if multi:
         _check_same(multi, "coil count (give coils=... to compress)", lambda k: k.shape[1], files)
         n_coils = multi[0].shape[1]
-        written.append(write_slice_file(directory / f"{contrast}_mc{n_coils}.h5", torch.cat(multi).numpy(),
+        multi_path = split_directory(out_dir, split, multicoil=True) / f"{contrast}_mc{n_coils}.h5"
+        written.append(write_slice_file(multi_path, torch.cat(multi).numpy(),
                                         acquisition=acquisition, attrs=attrs,
                                         datasets={**extras, "sens_maps": torch.cat(sens_maps).numpy()}))
     return written

@@ -9,8 +9,10 @@ MRI", arXiv:1811.08839, and the ``fastmri`` package's ``SliceDataset``):
   single-coil files, which also get ``reconstruction_esc`` as a hard link to the same data);
 * ``ismrmrd_header``: the ISMRMRD XML header with the encoded and recon matrix sizes and the phase-encoding limits;
 * attributes ``max`` (of ``reconstruction_rss``), ``norm``, ``acquisition`` (e.g. ``"AXT1"``), ``patient_id``;
-* mrilab extras: ``slice_positions`` (the axial plane each slice comes from), ``slice_variants`` and, for
-  multi-coil files, ``sens_maps`` (``(coils, H, W)`` or one set per slice).
+* mrilab extras: ``reconstruction_clean`` (complex64 ``(slices, H, W)``, the noise-free image — coil-combined for
+  multi-coil files — that synthetic data can offer and evaluation scores against), ``slice_positions`` (the plane
+  each slice comes from), ``slice_variants``, ``slice_orientations`` and, for multi-coil files, ``sens_maps``
+  (``(coils, H, W)`` or one set per slice).
 """
 
 from __future__ import annotations
@@ -72,8 +74,11 @@ def atomic_h5(path: str | os.PathLike):
 
 
 def create_slice_file(f: h5py.File, n_slices: int, shape: tuple[int, int], *, coils: int | None,
-                      acquisition: str, attrs: dict | None = None) -> None:
-    """Create the fastMRI-layout datasets of an open file, to be filled slice by slice with :func:`write_slice`."""
+                      acquisition: str, attrs: dict | None = None, clean: bool = True) -> None:
+    """Create the fastMRI-layout datasets of an open file, to be filled slice by slice with :func:`write_slice`.
+
+    ``clean=True`` adds ``reconstruction_clean`` for the noise-free images (synthetic data only).
+    """
     height, width = shape
     kspace_shape = (n_slices, height, width) if coils is None else (n_slices, coils, height, width)
     f.create_dataset("kspace", shape=kspace_shape, dtype=np.complex64, chunks=(1, *kspace_shape[1:]))
@@ -81,6 +86,9 @@ def create_slice_file(f: h5py.File, n_slices: int, shape: tuple[int, int], *, co
                      chunks=(1, height, width))
     if coils is None:
         f["reconstruction_esc"] = f["reconstruction_rss"]
+    if clean:
+        f.create_dataset("reconstruction_clean", shape=(n_slices, height, width), dtype=np.complex64,
+                         chunks=(1, height, width))
     f.create_dataset("ismrmrd_header", data=ismrmrd_header(height, width))
     f.attrs["acquisition"] = acquisition
     f.attrs["patient_id"] = "mrilab-mni152"
@@ -88,10 +96,13 @@ def create_slice_file(f: h5py.File, n_slices: int, shape: tuple[int, int], *, co
         f.attrs[key] = value
 
 
-def write_slice(f: h5py.File, index: int, kspace: np.ndarray, rss_image: np.ndarray) -> None:
-    """Store one slice's k-space and its root-sum-of-squares image."""
+def write_slice(f: h5py.File, index: int, kspace: np.ndarray, rss_image: np.ndarray,
+                clean: np.ndarray | None = None) -> None:
+    """Store one slice's k-space, its root-sum-of-squares image and (synthetic data) its noise-free image."""
     f["kspace"][index] = kspace
     f["reconstruction_rss"][index] = rss_image
+    if clean is not None:
+        f["reconstruction_clean"][index] = clean
 
 
 def finish_slice_file(f: h5py.File) -> None:
@@ -135,7 +146,8 @@ def write_slice_file(path: str | os.PathLike, kspace: np.ndarray, *, acquisition
         raise ValueError(f"kspace must be (slices, H, W) or (slices, coils, H, W), got shape {kspace.shape}")
     coils = None if kspace.ndim == 3 else kspace.shape[1]
     with atomic_h5(path) as f:
-        create_slice_file(f, kspace.shape[0], kspace.shape[-2:], coils=coils, acquisition=acquisition, attrs=attrs)
+        create_slice_file(f, kspace.shape[0], kspace.shape[-2:], coils=coils, acquisition=acquisition, attrs=attrs,
+                          clean=False)
         for index, slice_kspace in enumerate(kspace):
             images = ifft2c(torch.from_numpy(np.ascontiguousarray(slice_kspace, dtype=np.complex64)))
             rss_image = images.abs() if coils is None else rss(images, dim=0)

@@ -22,7 +22,7 @@ import torch
 from scipy import ndimage
 
 from ..ops import fft2c
-from .build import SPLITS
+from .build import SPLITS, split_directory
 from .hdf5 import write_slice_file
 
 IXI_CONTRASTS = {"T1": "T1w", "T2": "T2w", "PD": "PDw"}
@@ -67,7 +67,7 @@ def load_ixi_subject(files: dict[str, Path], size: int, *, slice_fraction: float
 def convert_ixi(directory: str | os.PathLike, out_dir: str | os.PathLike, *, size: int = 128,
                 fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), slice_fraction: float = 0.6,
                 seed: int = 0) -> list[Path]:
-    """Convert every complete IXI subject in ``directory`` into ``{out_dir}/{split}/{T1w,T2w,PDw}.h5``.
+    """Convert every complete IXI subject in ``directory`` into ``{out_dir}/singlecoil_{split}/{T1w,T2w,PDw}.h5``.
 
     Subjects are shuffled with ``seed`` and dealt to train/val/test in the proportions ``fractions`` (each split
     with at least one subject when there are enough). Returns the written paths.
@@ -82,7 +82,7 @@ def convert_ixi(directory: str | os.PathLike, out_dir: str | os.PathLike, *, siz
     order = np.random.default_rng(seed).permutation(len(names))
     bounds = np.round(np.cumsum(fractions) * len(names)).astype(int)
     written = []
-    for split_index, split in enumerate(SPLITS):
+    for split_index, split in enumerate(SPLITS[:3]):
         start = bounds[split_index - 1] if split_index else 0
         chosen = [names[i] for i in order[start : bounds[split_index]]]
         if not chosen:
@@ -93,7 +93,7 @@ def convert_ixi(directory: str | os.PathLike, out_dir: str | os.PathLike, *, siz
         extras = {"slice_positions": np.concatenate([v["positions"] for v in volumes]), "subjects": subject_of_slice}
         for contrast, acquisition in _ACQUISITIONS.items():
             images = torch.from_numpy(np.concatenate([v[contrast] for v in volumes])).to(torch.complex64)
-            written.append(write_slice_file(Path(out_dir) / split / f"{contrast}.h5", fft2c(images).numpy(),
+            written.append(write_slice_file(split_directory(out_dir, split) / f"{contrast}.h5", fft2c(images).numpy(),
                                             acquisition=acquisition, attrs={"contrast": contrast, "source": "IXI"},
                                             datasets=extras))
     return written

@@ -1,0 +1,132 @@
+"""Statistics of per-slice scores: means with confidence intervals over slice positions, and paired comparisons.
+
+Slices that share an anatomical position (several randomly varied versions of one plane) are not independent
+samples of the anatomy, so every statistic here first averages the slices of each position (the ``"position"``
+label of :func:`mrilab.evaluation.evaluate` rows) and then treats positions as the independent units:
+
+* :func:`summarize`: the mean over positions with a 95 % bootstrap confidence interval (positions resampled with
+  replacement, BCa interval of ``scipy.stats.bootstrap``);
+* :func:`paired`: two methods scored on the same slices; per position the mean difference, then its mean, bootstrap
+  CI and the Wilcoxon signed-rank p-value (``scipy.stats.wilcoxon``, the test the PC-RNN and IMA papers use). A
+  difference whose CI holds zero is *not resolved*.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+METRICS = ("psnr", "ssim", "hfen")
+CONFIDENCE = 0.95
+RESAMPLES = 10_000
+#: Direction of improvement of each metric (HFEN and NMSE are errors: lower is better).
+HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "hfen": False, "nmse": False}
+
+
+def per_position(rows: list[dict], metric: str) -> dict[str, float]:
+    """``{position label: mean of metric over that position's slices}`` in first-seen order."""
+    if not rows:
+        raise ValueError("rows is empty: nothing to summarise")
+    if metric not in rows[0]:
+        raise KeyError(f"rows have no metric {metric!r} (they have {sorted(rows[0])})")
+    groups: dict[str, list[float]] = {}
+    for row in rows:
+        groups.setdefault(str(row.get("position", row.get("index"))), []).append(float(row[metric]))
+    return {label: float(np.mean(values)) for label, values in groups.items()}
+
+
+def bootstrap_ci(values, *, confidence: float = CONFIDENCE, seed: int = 0) -> tuple[float, float]:
+    """BCa bootstrap confidence interval of the mean of independent ``values`` (resampled with replacement).
+
+    With fewer than three values, or values that are all equal, there is nothing to resample: the interval is
+    ``(nan, nan)`` or the single value respectively.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or not len(values):
+        raise ValueError(f"values must be a non-empty 1-D sequence, got shape {values.shape}")
+    if not np.isfinite(values).all():
+        raise ValueError("values must be finite")
+    if np.ptp(values) == 0:
+        return float(values[0]), float(values[0])
+    if len(values) < 3:
+        return math.nan, math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=scipy_stats.DegenerateDataWarning)
+        result = scipy_stats.bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=RESAMPLES,
+                                       method="BCa", random_state=np.random.default_rng(seed))
+    low, high = result.confidence_interval
+    if not (math.isfinite(low) and math.isfinite(high)):  # BCa can fail on tiny, skewed samples
+        low, high = np.quantile(result.bootstrap_distribution, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(low), float(high)
+
+
+def summarize(rows: list[dict], metrics=METRICS) -> dict:
+    """Per metric: ``{metric}_mean``, ``{metric}_ci_low``, ``{metric}_ci_high`` over positions; also ``n_slices``,
+    ``n_positions`` and ``seconds_mean`` (mean time per slice) when rows carry ``seconds``."""
+    out = {"n_slices": len(rows)}
+    for metric in metrics:
+        values = list(per_position(rows, metric).values())
+        out["n_positions"] = len(values)
+        out[f"{metric}_mean"] = float(np.mean(values))
+        out[f"{metric}_ci_low"], out[f"{metric}_ci_high"] = bootstrap_ci(values)
+    if "seconds" in rows[0]:
+        out["seconds_mean"] = float(np.mean([row["seconds"] for row in rows]))
+    return out
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """``a − b`` of one metric on the same slices, by position."""
+
+    metric: str
+    mean: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n_positions: int
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the confidence interval of the mean difference excludes zero."""
+        return self.ci_low > 0 or self.ci_high < 0
+
+    def better(self) -> bool | None:
+        """``True`` if *a* is better, ``False`` if *b* is, ``None`` if the difference is not resolved."""
+        if not self.resolved:
+            return None
+        return (self.mean > 0) == HIGHER_IS_BETTER.get(self.metric, True)
+
+    def describe(self, a: str, b: str, *, unit: str = "", digits: int = 2) -> str:
+        """One sentence: the difference, its CI, the p-value and the verdict."""
+        unit = f" {unit}" if unit else ""
+        numbers = (f"{a} − {b} = {self.mean:+.{digits}f}{unit} (95 % CI {self.ci_low:+.{digits}f} to "
+                   f"{self.ci_high:+.{digits}f}, Wilcoxon p = {self.p_value:.2g}, {self.n_positions} positions)")
+        verdict = {True: f"{a} is better", False: f"{b} is better", None: "not resolved"}[self.better()]
+        return f"{numbers}: {verdict}"
+
+
+def paired(rows_a: list[dict], rows_b: list[dict], metric: str = "psnr", *, seed: int = 0) -> PairedComparison:
+    """Compare two methods' per-slice ``rows`` (from the same dataset and masks) on ``metric``, by position."""
+    key = "index"
+    slices_a = {row[key]: row for row in rows_a}
+    slices_b = {row[key]: row for row in rows_b}
+    if set(slices_a) != set(slices_b):
+        raise ValueError(f"rows_a and rows_b must score the same slices; they differ in {key} "
+                         f"{sorted(set(slices_a) ^ set(slices_b))[:5]}")
+    for index, row in slices_a.items():
+        if row.get("position") != slices_b[index].get("position"):
+            raise ValueError(f"slice {index} has position {row.get('position')!r} in rows_a but "
+                             f"{slices_b[index].get('position')!r} in rows_b: not the same dataset")
+    differences = [{"index": i, "position": row.get("position", i), "d": row[metric] - slices_b[i][metric]}
+                   for i, row in slices_a.items()]
+    values = np.array(list(per_position(differences, "d").values()))
+    low, high = bootstrap_ci(values, seed=seed)
+    if np.all(values == 0) or len(values) < 2:
+        p_value = 1.0
+    else:
+        p_value = float(scipy_stats.wilcoxon(values).pvalue)
+    return PairedComparison(metric, float(values.mean()), low, high, p_value, len(values))
