@@ -15,9 +15,9 @@ time ``TE``,
 
 Slices are axial by default; coronal and sagittal slices of the same head (``orientation=``) give the book's
 out-of-distribution test set. Per-slice variety (shared by the three contrasts of a slice so that they stay
-spatially aligned): a small rotation, scaling, shift and tilt of the slice plane, a smooth random elastic deformation, per-tissue jitter of
-T1/T2/PD, fine multiplicative texture and a smooth receive bias field. Per contrast: a smooth random phase and
-complex Gaussian noise at a set SNR.
+spatially aligned): a small rotation, scaling, shift and tilt of the slice plane, a smooth random elastic
+deformation, per-tissue jitter of T1/T2/PD, fine multiplicative texture and a smooth receive bias field. Per contrast:
+a smooth random phase and complex Gaussian noise at a set SNR.
 """
 
 from __future__ import annotations
