@@ -130,3 +130,19 @@ def paired(rows_a: list[dict], rows_b: list[dict], metric: str = "psnr", *, seed
     else:
         p_value = float(scipy_stats.wilcoxon(values).pvalue)
     return PairedComparison(metric, float(values.mean()), low, high, p_value, len(values))
+
+
+def paired_table(rows_a: dict, rows_b: dict, a: str, b: str, *, metric: str = "psnr", digits: int = 2) -> str:
+    """Markdown table of :func:`paired` comparisons ``a − b``, one line per key (e.g. the sampling ratio) that both
+    ``rows_a`` and ``rows_b`` (``{key: per-slice rows}``) hold: mean difference, 95 % CI, Wilcoxon p and verdict."""
+    keys = [key for key in rows_a if key in rows_b]
+    if not keys:
+        raise ValueError(f"rows_a and rows_b share no key: {sorted(rows_a, key=str)} vs {sorted(rows_b, key=str)}")
+    lines = [f"| {metric.upper()}: {a} − {b} | mean | 95 % CI | Wilcoxon p | verdict |", "|---|---|---|---|---|"]
+    for key in keys:
+        c = paired(rows_a[key], rows_b[key], metric)
+        label = f"{100 * key:g} %" if isinstance(key, float) else str(key)
+        verdict = {True: f"{a} better", False: f"{b} better", None: "not resolved"}[c.better()]
+        lines.append(f"| {label} | {c.mean:+.{digits}f} | [{c.ci_low:+.{digits}f}, {c.ci_high:+.{digits}f}] | "
+                     f"{c.p_value:.2g} | {verdict} |")
+    return "\n".join(lines) + "\n"

@@ -141,3 +141,19 @@ def test_lambda_search_widens_past_an_edge(smoke_dataset_root):
     assert scores[best] == max(scores.values())
     with pytest.raises(ValueError, match="positive relative"):
         tune_lambda("tv", tuning, (), iterations=5)
+
+
+def test_paired_table_gives_a_verdict_per_key():
+    rng = np.random.default_rng(2)
+    base = {0.1: rng.normal(20, 2, 12), 0.2: rng.normal(25, 2, 12)}
+
+    def rows(values):
+        return [{"index": i, "position": f"p{i}", "psnr": float(v)} for i, v in enumerate(values)]
+
+    a = {0.1: rows(base[0.1] + 1.0), 0.2: rows(base[0.2] + rng.normal(0, 0.3, 12))}
+    b = {0.1: rows(base[0.1]), 0.2: rows(base[0.2])}
+    lines = stats.paired_table(a, b, "Net", "TV").splitlines()
+    assert lines[2].startswith("| 10 % | +1.00 |") and lines[2].endswith("Net better |")
+    assert lines[3].endswith("not resolved |")
+    with pytest.raises(ValueError, match="share no key"):
+        stats.paired_table(a, {0.5: b[0.1]}, "Net", "TV")
