@@ -2,10 +2,11 @@ import json
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mrilab.masks import cartesian_mask
 from mrilab.models import build_model
-from mrilab.models.cgpd_csnet import CGPDCSNet, pre_relaxation
+from mrilab.models.cgpd_csnet import CGPDCSNet, CorrectionModule, GeometricPriorDistillation, pre_relaxation
 from mrilab.ops import MRIOperator, fft2c
 
 SIZE = 32
@@ -78,6 +79,11 @@ def test_parameter_count_at_paper_defaults():
     assert abs(n_params(model) / 4.4e6 - 1) < 0.10
     assert n_params(model.corrections[0]) == 75_206
     assert n_params(model.priors[0]) == 270_348
+    assert round(n_params(model) / 1e6, 1) == 4.5  # 2 % above the paper's "4.4 million", not within its rounding
+    # with real-valued images (one channel each for h and e, one output channel) P_l is 4,872 smaller per stage
+    real_prior = n_params(GeometricPriorDistillation(3, 1, 32, 8)) - (3 + 8 * 32 + 1)
+    assert n_params(model.priors[0]) - real_prior == 4_872
+    assert n_params(model) - 13 * 4_872 == 4_430_844
     last = model.condition_module.net[-1]
     assert last.weight[:13].numel() + last.bias[:13].numel() == 429
 
@@ -158,21 +164,75 @@ def test_pre_relaxation_is_a_gradient_step_on_data_fidelity():
     assert torch.allclose(pre_relaxation(x.detach(), kspace, op, eta), expected, atol=1e-12)
 
 
-def test_truncated_neumann_series_converges_to_inverse():
-    """Eq. (8): for ||N|| < 1, sum_{i<=k} N^i m -> (I - N)^{-1} m, with error at most ||N||^{k+1}/(1-||N||) ||m||."""
+def neumann_prior(kernel, depth):
+    """A GeometricPriorDistillation whose weights make it the truncated Neumann series of eq. (8) for N = conv(kernel).
+
+    Each dense layer G_j applies N to the newest feature group only (the chain reading of eq. 9), channel by channel,
+    and W sums all groups, so the output is sum_{i=0}^{depth} N^i(m). The ReLUs are the identity here because the
+    kernel and the input are non-negative.
+    """
+    prior = GeometricPriorDistillation(in_channels=2, n_images=1, features=2, depth=depth).double()
+    with torch.no_grad():
+        for j, conv in enumerate(prior.layers):
+            conv.weight.zero_()
+            conv.bias.zero_()
+            newest = 0 if j == 0 else 2 + 2 * (j - 1)
+            for channel in range(2):
+                conv.weight[channel, newest + channel] = kernel
+        prior.fuse.weight.zero_()
+        prior.fuse.bias.zero_()
+        for group in range(depth + 1):
+            for channel in range(2):
+                prior.fuse.weight[channel, 2 * group + channel] = 1.0
+    return prior
+
+
+def test_prior_distillation_is_the_truncated_neumann_series():
+    """Eq. (8) with the package's P_l: sum_{i<=k} N^i m -> (I - N)^{-1} m, error <= ||N||^{k+1} / (1 - ||N||) ||m||."""
+    size, generator = 8, torch.Generator().manual_seed(0)
+    kernel = torch.rand(3, 3, dtype=torch.float64, generator=generator)
+    kernel *= 0.8 / kernel.sum()  # ||N|| <= sum of the non-negative kernel (Young) = 0.8
+
+    def apply_n(v):  # v: (B, 1, size, size); N is the zero-padded convolution the dense layers compute
+        return F.conv2d(v, kernel[None, None], padding=1)
+
+    basis = torch.eye(size * size, dtype=torch.float64).reshape(-1, 1, size, size)
+    matrix = apply_n(basis).reshape(size * size, size * size).T  # column j = N e_j
+    norm_n = torch.linalg.matrix_norm(matrix, ord=2).item()
+    assert norm_n <= 0.8 + 1e-12
+    m = torch.rand(1, 2, size, size, dtype=torch.float64, generator=generator)  # real and imaginary part, >= 0
+    exact = torch.linalg.solve(torch.eye(size * size, dtype=torch.float64) - matrix, m.reshape(2, -1).T).T
+    exact = exact.reshape(1, 2, size, size)
+    errors = []
+    for depth in (1, 2, 4, 8, 16, 40):
+        with torch.no_grad():
+            out = neumann_prior(kernel, depth)(m)
+        series, term = m.clone(), m.clone()
+        for _ in range(depth):
+            term = torch.cat([apply_n(term[:, :1]), apply_n(term[:, 1:])], dim=1)
+            series = series + term
+        assert torch.allclose(out, series, atol=1e-12)
+        errors.append((out - exact).norm().item())
+        assert errors[-1] <= norm_n ** (depth + 1) / (1 - norm_n) * m.norm().item() + 1e-12
+    assert all(later < earlier for earlier, later in zip(errors, errors[1:], strict=False))
+    assert errors[-1] < 1e-3 * exact.norm().item()
+
+
+def test_transfer_operators_start_adjoint_up_to_four():
+    """CorrectionModule's docstring: at initialisation I^P = 4 (I^R)^T, i.e. <I^P u, v> = 4 <u, I^R v>."""
+    correction = CorrectionModule(features=4, n_resblocks=1).double()
+    restriction, prolongation = correction.restriction, correction.prolongation
+    assert not restriction.bias.any() and not prolongation.bias.any()
     generator = torch.Generator().manual_seed(0)
-    n = torch.randn(20, 20, dtype=torch.float64, generator=generator)
-    n = 0.8 * n / torch.linalg.matrix_norm(n, ord=2)
-    m = torch.randn(20, dtype=torch.float64, generator=generator)
-    exact = torch.linalg.solve(torch.eye(20, dtype=torch.float64) - n, m)
-    term, partial, errors = m.clone(), m.clone(), []
-    for k in range(1, 61):
-        term = n @ term
-        partial = partial + term
-        errors.append((partial - exact).norm().item())
-        assert errors[-1] <= 0.8 ** (k + 1) / 0.2 * m.norm().item() + 1e-12
-    assert errors[-1] < 1e-5 * exact.norm().item()
-    assert errors[7] < errors[3] < errors[0]
+    for _ in range(3):
+        u = torch.randn(2, 2, 8, 6, dtype=torch.float64, generator=generator)  # coarse grid, real and imaginary part
+        v = torch.randn(2, 2, 16, 12, dtype=torch.float64, generator=generator)  # fine grid
+        with torch.no_grad():
+            left = (prolongation(u) * v).sum()
+            right = 4 * (u * restriction(v)).sum()
+        assert torch.allclose(left, right, rtol=1e-12, atol=1e-12)
+    # a ConvTranspose2d holding a Conv2d's weight is that convolution's adjoint
+    assert torch.equal(prolongation.weight, 4 * restriction.weight)
 
 
 def test_training_loss_is_eq11_and_adam_reduces_it():

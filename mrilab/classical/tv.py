@@ -11,8 +11,8 @@ The outer loop is FISTA (:func:`~.proximal_gradient.proximal_gradient`); each ou
 ``inner_iterations`` FGP steps warm-started from the previous dual variable. The inexact prox means the objective
 need not decrease monotonically.
 
-The default ``λ = DEFAULT_RELATIVE_LAMBDA · max|A^H y|`` was best or within 1 dB of best on a 128×128 slice of the
-MNI152 T1 template with 1-D Cartesian masks at 10–50 % sampling, with and without noise.
+The default ``λ = DEFAULT_RELATIVE_LAMBDA · max|A^H y|`` is one value for every sampling ratio and noise level; tune
+it on a validation slice when the numbers matter.
 """
 
 from __future__ import annotations
