@@ -61,3 +61,30 @@ def psf(mask: torch.Tensor) -> torch.Tensor:
 
     response = ifft2c(mask.to(torch.complex64)).abs()
     return response / response.max()
+
+
+def reconstruction_grid(reconstructions: dict, target: torch.Tensor, *, size: float = 2.3, percentile: float = 99.0,
+                        ncols: int | None = None):
+    """Reconstructions (top) and their error maps ``||x| − |x*||`` (below), titled with their PSNR in the head mask.
+
+    The error maps share one colour scale: the ``percentile`` of all methods' errors inside the head mask of the
+    clean ``target`` (a fixed scale saturates at the skull and makes every method look alike).
+    """
+    from . import metrics
+
+    reference = torch.as_tensor(to_numpy_image(target))
+    head = metrics.foreground_mask(reference)[0]
+    errors = {name: (torch.as_tensor(to_numpy_image(x)) - reference).abs() for name, x in reconstructions.items()}
+    scale = float(np.percentile(torch.cat([e[head] for e in errors.values()]).numpy(), percentile))
+    n = len(reconstructions)
+    fig, axes = plt.subplots(2, n, figsize=(size * n, 2 * size + 0.3), squeeze=False)
+    vmax = float(reference.max())
+    for k, (name, x) in enumerate(reconstructions.items()):
+        db = float(metrics.psnr(torch.as_tensor(to_numpy_image(x)), reference, mask=head))
+        axes[0, k].imshow(to_numpy_image(x), cmap="gray", vmin=0, vmax=vmax)
+        axes[0, k].set_title(f"{name}\n{db:.2f} dB", fontsize=8)
+        image = axes[1, k].imshow(errors[name].numpy(), cmap="magma", vmin=0, vmax=scale)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.colorbar(image, ax=axes[1, :].tolist(), shrink=0.8, label="|error|")
+    return fig

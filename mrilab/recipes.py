@@ -7,6 +7,8 @@ resumes from that chapter's checkpoints (see :func:`mrilab.profiles.runs_dir`) i
 
 from __future__ import annotations
 
+import hashlib
+import json
 import warnings
 
 import numpy as np
@@ -63,10 +65,28 @@ MAX_GRID_EXTENSIONS = 4
 CLASSICAL_METHODS = {"Zero-filling": "zero_filled", "FISTA-wavelet": "fista", "TV": "tv"}
 
 
-def ista_net_run(profile: str, ratio: float, *, contrast: str = "T1w", mask: str = "cartesian", seed: int = 0):
+def run_name(prefix: str, recipe: dict) -> str:
+    """``prefix-<hash>``: a run directory named by a hash of everything its training depends on, so that a changed
+    recipe never resumes a stale checkpoint and the same recipe always finds its finished run."""
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{prefix}-{digest[:10]}"
+
+
+def ista_net_recipe(profile: str, schedule: dict | None = None) -> dict:
+    """``ISTA_NET[profile]`` with the top-level keys of ``schedule`` replaced (``"train"`` entries are merged)."""
+    recipe = dict(pick(ISTA_NET, profile))
+    for key, value in (schedule or {}).items():
+        if key not in recipe:
+            raise KeyError(f"schedule key {key!r} is not an ISTA_NET setting; known: {sorted(recipe)}")
+        recipe[key] = {**recipe[key], **value} if isinstance(value, dict) else value
+    return recipe
+
+
+def ista_net_run(profile: str, ratio: float, *, contrast: str = "T1w", mask: str = "cartesian", seed: int = 0,
+                 schedule: dict | None = None):
     """The :class:`~mrilab.train.Trainer` of one per-ratio ISTA-Net+ (not yet fitted), and the ratio whose trained
-    model it starts from (``None``: from scratch)."""
-    recipe = pick(ISTA_NET, profile)
+    model it starts from (``None``: from scratch). ``schedule`` overrides settings of ``ISTA_NET[profile]``."""
+    recipe = ista_net_recipe(profile, schedule)
     previous = None
     steps = recipe["first_steps"]
     if recipe["warm_start"] and ratio in ISTA_NET_RATIOS[1:]:
@@ -75,8 +95,8 @@ def ista_net_run(profile: str, ratio: float, *, contrast: str = "T1w", mask: str
     seed_everything(seed)
     model = ISTANetPlus(**recipe["model"])
     config = TrainConfig(**{**recipe["train"], "steps": steps}, checkpoint_every=50, log_every=5, seed=seed)
-    out = runs_dir(profile, "ista_net", f"{contrast}_{mask}_{round(100 * ratio)}")
-    return Trainer(model, dataset, out, config), previous
+    name = run_name(f"{contrast}_{mask}_{round(100 * ratio)}", {"recipe": recipe, "seed": seed})
+    return Trainer(model, dataset, runs_dir(profile, "ista_net", name), config), previous
 
 
 def train_ista_net(profile: str, ratio: float, *, progress: bool = True, **kwargs):
@@ -243,14 +263,16 @@ class NoisyKSpace(torch.utils.data.Dataset):
 
 def cgpd_run(profile: str, name: str, *, ratios, mask: str = "cartesian", noise: float | None = None,
              setting: str = "main", contrast: str = "T1w", seed: int = 0, steps: int | None = None,
-             **model_overrides) -> Trainer:
+             train_overrides: dict | None = None, **model_overrides) -> Trainer:
     """The :class:`~mrilab.train.Trainer` (not fitted) of one CGPD-CSNet in ``runs_dir(profile, "cgpd_csnet", name)``.
 
     ``ratios`` are the training sampling ratios: with several, every sample of every step draws one at random (the
     paper's multi-ratio training). ``setting`` picks ``CGPD_CSNET[profile]["main"]`` or ``["ablation"]``;
     ``model_overrides`` change single :class:`~mrilab.models.cgpd_csnet.CGPDCSNet` options (``correction=False``,
     ``condition="none"``, ``n_stages=3``, ``init="zero"``, ...); ``noise`` trains on :class:`NoisyKSpace` data at
-    that relative level; ``steps`` overrides the recipe's step count (a finished run resumes and trains on).
+    that relative level; ``steps`` and ``train_overrides`` override the recipe's step count and other
+    :class:`~mrilab.train.TrainConfig` fields. The run directory is ``runs_dir(profile, "cgpd_csnet", name-<hash>)``,
+    the hash covering everything the training depends on.
     """
     from .models.cgpd_csnet import CGPDCSNet
 
@@ -260,10 +282,13 @@ def cgpd_run(profile: str, name: str, *, ratios, mask: str = "cartesian", noise:
     if noise is not None:
         dataset = NoisyKSpace(dataset, noise, seed=seed)
     seed_everything(seed)
-    model = CGPDCSNet(**{**recipe["model"], **model_overrides})
-    train = {**recipe["train"], **({} if steps is None else {"steps": steps})}
+    model_config = {**recipe["model"], **model_overrides}
+    model = CGPDCSNet(**model_config)
+    train = {**recipe["train"], **(train_overrides or {}), **({} if steps is None else {"steps": steps})}
+    identity = {"model": model_config, "train": train, "ratios": ratios, "mask": mask, "noise": noise,
+                "contrast": contrast, "seed": seed}
     config = TrainConfig(**train, checkpoint_every=25, log_every=5, seed=seed)
-    return Trainer(model, dataset, runs_dir(profile, "cgpd_csnet", name), config)
+    return Trainer(model, dataset, runs_dir(profile, "cgpd_csnet", run_name(name, identity)), config)
 
 
 def train_cgpd(profile: str, name: str, *, progress: bool = True, **kwargs):

@@ -23,17 +23,19 @@ def test_every_profile_has_main_and_ablation_settings():
 
 def test_cgpd_run_trains_in_its_run_dir_and_resumes(runs):
     model, history = train_cgpd("smoke", "multi", ratios=(0.1, 0.3), steps=1, progress=False)
-    out = runs / "smoke" / "cgpd_csnet" / "multi"
+    (out,) = (runs / "smoke" / "cgpd_csnet").glob("multi-*")
     state = load_checkpoint(out / "checkpoint.pt")
     assert state["step"] == 1 and (out / "history.json").exists()
     assert state["model_config"] == {**model.config, **CGPD_CSNET["smoke"]["main"]["model"]}
     assert state["train_config"]["batch_size"] == CGPD_CSNET["smoke"]["main"]["train"]["batch_size"]
 
-    trainer = cgpd_run("smoke", "multi", ratios=(0.1, 0.3), steps=2)
-    assert trainer.resume() and trainer.step == 1  # picks up the finished run ...
-    trainer.fit(progress=False)
-    assert load_checkpoint(out / "checkpoint.pt")["step"] == 2  # ... and trains on when steps grow
+    trainer = cgpd_run("smoke", "multi", ratios=(0.1, 0.3), steps=1)
+    assert trainer.out_dir == out and trainer.resume() and trainer.step == 1  # picks up the finished run
     assert set(trainer.dataset.ratios) == {0.1, 0.3}
+    # another recipe (a learning rate, a length) trains in its own directory instead of resuming a stale checkpoint
+    for other in (cgpd_run("smoke", "multi", ratios=(0.1, 0.3), steps=1, train_overrides={"lr": 5e-4}),
+                  cgpd_run("smoke", "multi", ratios=(0.1, 0.3), steps=2)):
+        assert other.out_dir != out and not other.resume()
 
 
 def test_model_overrides_and_settings_reach_the_model(runs):
@@ -42,7 +44,7 @@ def test_model_overrides_and_settings_reach_the_model(runs):
     config = trainer.model.config
     assert (config["correction"], config["condition"], config["init"], config["n_stages"]) == (False, "none", "zero", 1)
     assert trainer.config.steps == CGPD_CSNET["smoke"]["ablation"]["train"]["steps"]
-    assert trainer.out_dir == runs / "smoke" / "cgpd_csnet" / "variant"
+    assert trainer.out_dir.parent == runs / "smoke" / "cgpd_csnet" and trainer.out_dir.name.startswith("variant-")
     with pytest.raises(KeyError, match="profile"):
         cgpd_run("nonexistent", "x", ratios=0.2)
 
@@ -71,10 +73,14 @@ def test_ista_net_series_warm_starts_from_the_lower_ratio(runs):
     first, _ = ista_net_run("smoke", 0.1)
     assert first.config.steps == ISTA_NET["smoke"]["first_steps"]
     model, history = train_ista_net("smoke", 0.2, progress=False)
-    assert (runs / "smoke" / "ista_net" / "T1w_cartesian_10" / "checkpoint.pt").exists()  # trained first
+    assert len(list((runs / "smoke" / "ista_net").glob("T1w_cartesian_10-*/checkpoint.pt"))) == 1  # trained first
     assert history["step"][-1] == ISTA_NET["smoke"]["train"]["steps"]
     again, _ = train_ista_net("smoke", 0.2, progress=False)  # reloads, trains nothing
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))
+    longer, _ = ista_net_run("smoke", 0.2, schedule={"first_steps": 16})
+    assert longer.out_dir != trainer.out_dir and longer.config.steps == ISTA_NET["smoke"]["train"]["steps"]
+    with pytest.raises(KeyError, match="not an ISTA_NET setting"):
+        ista_net_run("smoke", 0.2, schedule={"epochs": 3})
 
 
 def test_classical_baselines_tune_on_validation_and_evaluate_every_method():

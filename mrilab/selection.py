@@ -1,0 +1,142 @@
+"""Choosing a training recipe on the validation split, with a committed record of what was tried.
+
+A recipe that was picked among alternatives (a training length, a batch size) is picked here, by code that can be
+rerun: every candidate is trained and scored on the **validation** split (never the test split), the rule
+:data:`RULE` picks one, and the chosen candidate is retrained with other seeds to measure how much a retrain moves
+the validation numbers. The record — candidates, scores, training times, the choice, the seed spread and the
+machine — is written to ``mrilab/records/selection_{profile}_{method}.json``, where the chapters read and show it.
+
+    python benchmarks/select_recipe.py --profile demo            # both methods, a few minutes each on 2 cores
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import recipes
+from .data import SliceDataset
+from .evaluation import evaluate
+from .stats import summarize
+
+RECORDS = Path(__file__).resolve().parent / "records"
+TOLERANCE_DB = 0.05
+RULE = (f"the highest mean validation PSNR over the training ratios, except that a candidate within {TOLERANCE_DB} dB "
+        "of it that trains in less time wins (a longer schedule must earn its cost)")
+SEEDS = (1, 2)
+
+#: Candidate schedules per method and profile; each is a set of overrides of the method's recipe.
+CANDIDATES = {
+    "ista_net": {
+        "demo": {
+            "300 + 4 × 150 steps": {"first_steps": 300, "train": {"steps": 150}},
+            "600 + 4 × 300 steps": {"first_steps": 600, "train": {"steps": 300}},
+        },
+        "smoke": {"8 + 4 × 4 steps": {"first_steps": 8, "train": {"steps": 4}}},
+    },
+    "cgpd_csnet": {
+        "demo": {
+            "480 steps × 2 slices": {"steps": 480, "batch_size": 2},
+            "360 steps × 4 slices": {"steps": 360, "batch_size": 4},
+            "960 steps × 2 slices": {"steps": 960, "batch_size": 2},
+        },
+        "smoke": {"4 steps × 2 slices": {"steps": 4, "batch_size": 2}},
+    },
+}
+METHOD_NAMES = {"ista_net": "ISTA-Net+", "cgpd_csnet": "CGPD-CSNet"}
+
+
+def record_path(method: str, profile: str) -> Path:
+    return RECORDS / f"selection_{profile}_{method}.json"
+
+
+def _models(method: str, profile: str, overrides: dict, seed: int) -> tuple[dict, float]:
+    """``({ratio: model}, training seconds)`` of one candidate (trained, or loaded from its finished run)."""
+    ratios = recipes.ISTA_NET_RATIOS
+    if method == "ista_net":
+        trained = {r: recipes.train_ista_net(profile, r, seed=seed, schedule=overrides, progress=False)
+                   for r in ratios}
+        return {r: m for r, (m, _) in trained.items()}, sum(h["seconds"] for _, h in trained.values())
+    model, history = recipes.train_cgpd(profile, "multi_ratio", ratios=ratios, seed=seed, progress=False,
+                                        steps=overrides["steps"], train_overrides={"batch_size": overrides["batch_size"]})
+    return dict.fromkeys(ratios, model), history["seconds"]
+
+
+def validation_psnr(models: dict, profile: str) -> dict[float, float]:
+    """Mean validation PSNR (over positions, clean target, head mask) of each ratio's model."""
+    return {r: summarize(evaluate(model, SliceDataset(profile, "val", "T1w", ratios=(r,)), device="cpu"),
+                         metrics=("psnr",))["psnr_mean"] for r, model in models.items()}
+
+
+def select(method: str, profile: str = "demo") -> dict:
+    """Train every candidate of ``method``, choose by :data:`RULE`, retrain the choice with :data:`SEEDS`; write and
+    return the record."""
+    from .train import machine_info
+
+    if method not in CANDIDATES:
+        raise ValueError(f"method must be one of {tuple(CANDIDATES)}, got {method!r}")
+    candidates = CANDIDATES[method].get(profile)
+    if not candidates:
+        raise ValueError(f"no candidates for profile {profile!r}; known: {sorted(CANDIDATES[method])}")
+    tried = []
+    for name, overrides in candidates.items():
+        models, seconds = _models(method, profile, overrides, seed=0)
+        scores = validation_psnr(models, profile)
+        tried.append({"name": name, "overrides": overrides, "seed": 0, "train_seconds": round(seconds, 1),
+                      "val_psnr": {str(r): round(v, 4) for r, v in scores.items()},
+                      "val_psnr_mean": round(float(np.mean(list(scores.values()))), 4)})
+    best = max(c["val_psnr_mean"] for c in tried)
+    close = [c for c in tried if c["val_psnr_mean"] >= best - TOLERANCE_DB]
+    chosen = min(close, key=lambda c: c["train_seconds"])
+    repeats = []
+    for seed in SEEDS:
+        models, seconds = _models(method, profile, chosen["overrides"], seed=seed)
+        scores = validation_psnr(models, profile)
+        repeats.append({"seed": seed, "train_seconds": round(seconds, 1),
+                        "val_psnr": {str(r): round(v, 4) for r, v in scores.items()}})
+    record = {"method": METHOD_NAMES[method], "profile": profile, "split": "val", "rule": RULE,
+              "tolerance_db": TOLERANCE_DB, "candidates": tried, "chosen": chosen["name"], "seed_repeats": repeats,
+              "machine": machine_info(), "written": time.strftime("%Y-%m-%d")}
+    path = record_path(method, profile)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(tmp, path)
+    return record
+
+
+def load_record(method: str, profile: str = "demo") -> dict:
+    """The committed selection record of ``method`` (``"ista_net"`` or ``"cgpd_csnet"``) in ``profile``."""
+    path = record_path(method, profile)
+    if not path.exists():
+        raise FileNotFoundError(f"no selection record {path}; run `python benchmarks/select_recipe.py "
+                                f"--profile {profile} --method {method}`")
+    return json.loads(path.read_text())
+
+
+def chosen_overrides(record: dict) -> dict:
+    """The overrides of the chosen candidate."""
+    return next(c["overrides"] for c in record["candidates"] if c["name"] == record["chosen"])
+
+
+def record_table(record: dict) -> str:
+    """Markdown: every candidate's validation PSNR per ratio, its training time, and which was chosen."""
+    ratios = list(record["candidates"][0]["val_psnr"])
+    lines = ["| candidate (seed 0) | " + " | ".join(f"{100 * float(r):g} %" for r in ratios)
+             + " | mean | training |", "|---" * (len(ratios) + 3) + "|"]
+    for c in record["candidates"]:
+        mark = " **(chosen)**" if c["name"] == record["chosen"] else ""
+        lines.append(f"| {c['name']}{mark} | " + " | ".join(f"{c['val_psnr'][r]:.2f}" for r in ratios)
+                     + f" | {c['val_psnr_mean']:.2f} | {c['train_seconds']:.0f} s |")
+    return "\n".join(lines) + "\n"
+
+
+def seed_spread(record: dict) -> dict[str, float]:
+    """Per ratio, the range (max − min, dB) of the chosen recipe's validation PSNR over seed 0 and the repeats."""
+    chosen = next(c for c in record["candidates"] if c["name"] == record["chosen"])
+    runs = [chosen["val_psnr"], *(r["val_psnr"] for r in record["seed_repeats"])]
+    return {ratio: max(run[ratio] for run in runs) - min(run[ratio] for run in runs) for ratio in chosen["val_psnr"]}
