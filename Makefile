@@ -12,7 +12,8 @@ export PYTHONHASHSEED = 0
 
 BOOK_PROFILE ?= $(shell $(PY) -c "import torch; print('full' if torch.cuda.is_available() else 'demo')" 2>/dev/null)
 
-.PHONY: install lint notebooks-check readme-check unit chapters nbval book-smoke test data book student bench sync clean
+.PHONY: install lint notebooks-check readme-check unit chapters nbval book-smoke test data book results select student bench sync \
+	clean
 
 # torch goes in first, pinned, unless the interpreter already has one (Colab, a CUDA install): requirements.txt
 # and pyproject.toml only ask for `torch>=2.1`, which the installed build satisfies, so nothing replaces it.
@@ -57,9 +58,20 @@ sync: install
 data: install
 	$(PY) data_scripts/make_brain_dataset.py --profile $(BOOK_PROFILE)
 
+# the book's chapters write their tables to _build/results, so that a reader's `make book` never rewrites the
+# committed results/ (another machine's kernels can move a retrained model by tenths of a dB)
 book: data
-	$(PY) tools/book.py execute --profile $(BOOK_PROFILE)
+	MRILAB_RESULTS=$(CURDIR)/_build/results $(PY) tools/book.py execute --profile $(BOOK_PROFILE)
 	$(PY) tools/book.py build --executed _build/executed/$(BOOK_PROFILE)
+
+# rewrite the committed demo results: run the chapters in demo into results/, then the README's tables from them
+results: data
+	$(PY) tools/book.py execute --profile demo
+	$(PY) tools/readme_results.py
+
+# choose the demo training recipes on the validation split and rewrite their records in mrilab/records/
+select: data
+	$(PY) benchmarks/select_recipe.py --profile demo
 
 student: install
 	$(PY) tools/book.py build --executed _build/executed/$(BOOK_PROFILE) --student
