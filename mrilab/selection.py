@@ -41,7 +41,6 @@ CANDIDATES = {
     "cgpd_csnet": {
         "demo": {
             "480 steps × 2 slices": {"steps": 480, "batch_size": 2},
-            "360 steps × 4 slices": {"steps": 360, "batch_size": 4},
             "960 steps × 2 slices": {"steps": 960, "batch_size": 2},
         },
         "smoke": {"4 steps × 2 slices": {"steps": 4, "batch_size": 2}},
@@ -54,15 +53,17 @@ def record_path(method: str, profile: str) -> Path:
     return RECORDS / f"selection_{profile}_{method}.json"
 
 
-def _models(method: str, profile: str, overrides: dict, seed: int) -> tuple[dict, float]:
-    """``({ratio: model}, training seconds)`` of one candidate (trained, or loaded from its finished run)."""
-    ratios = recipes.ISTA_NET_RATIOS
+def _models(method: str, profile: str, overrides: dict, seed: int,
+            ratios: tuple = recipes.ISTA_NET_RATIOS) -> tuple[dict, float]:
+    """``({ratio: model}, training seconds)`` of one candidate (trained, or loaded from its finished run); ISTA-Net+
+    trains its warm-started series up to the last of ``ratios``."""
     if method == "ista_net":
         trained = {r: recipes.train_ista_net(profile, r, seed=seed, schedule=overrides, progress=False)
                    for r in ratios}
         return {r: m for r, (m, _) in trained.items()}, sum(h["seconds"] for _, h in trained.values())
-    model, history = recipes.train_cgpd(profile, "multi_ratio", ratios=ratios, seed=seed, progress=False,
-                                        steps=overrides["steps"], train_overrides={"batch_size": overrides["batch_size"]})
+    model, history = recipes.train_cgpd(profile, "multi_ratio", ratios=recipes.ISTA_NET_RATIOS, seed=seed,
+                                        progress=False, steps=overrides["steps"],
+                                        train_overrides={"batch_size": overrides["batch_size"]})
     return dict.fromkeys(ratios, model), history["seconds"]
 
 
@@ -100,6 +101,7 @@ def select(method: str, profile: str = "demo") -> dict:
                         "val_psnr": {str(r): round(v, 4) for r, v in scores.items()}})
     record = {"method": METHOD_NAMES[method], "profile": profile, "split": "val", "rule": RULE,
               "tolerance_db": TOLERANCE_DB, "candidates": tried, "chosen": chosen["name"], "seed_repeats": repeats,
+              "kernel_order": kernel_order_repeat(method, profile, chosen),
               "machine": machine_info(), "written": time.strftime("%Y-%m-%d")}
     path = record_path(method, profile)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,6 +109,30 @@ def select(method: str, profile: str = "demo") -> dict:
     tmp.write_text(json.dumps(record, indent=1) + "\n")
     os.replace(tmp, path)
     return record
+
+
+def kernel_order_repeat(method: str, profile: str, chosen: dict, *, threads: int = 1) -> dict:
+    """The chosen recipe's first model (seed 0) retrained with ``threads`` CPU threads, and its validation PSNR next
+    to the original's: the same seed with the kernels summing in another order, as on another processor."""
+    import torch
+
+    from .profiles import runs_dir
+
+    ratio = recipes.ISTA_NET_RATIOS[0]
+    before, environment = torch.get_num_threads(), os.environ.get("MRILAB_RUNS")
+    os.environ["MRILAB_RUNS"] = str(runs_dir(profile, "selection", f"threads{threads}"))
+    torch.set_num_threads(threads)
+    try:
+        models, _ = _models(method, profile, chosen["overrides"], seed=0, ratios=(ratio,))
+    finally:
+        torch.set_num_threads(before)
+        if environment is None:
+            os.environ.pop("MRILAB_RUNS")
+        else:
+            os.environ["MRILAB_RUNS"] = environment
+    psnr = validation_psnr(models, profile)[ratio]
+    return {"ratio": ratio, "threads": threads, "original_threads": before,
+            "val_psnr": round(psnr, 4), "original_val_psnr": chosen["val_psnr"][str(ratio)]}
 
 
 def load_record(method: str, profile: str = "demo") -> dict:
@@ -133,6 +159,14 @@ def record_table(record: dict) -> str:
         lines.append(f"| {c['name']}{mark} | " + " | ".join(f"{c['val_psnr'][r]:.2f}" for r in ratios)
                      + f" | {c['val_psnr_mean']:.2f} | {c['train_seconds']:.0f} s |")
     return "\n".join(lines) + "\n"
+
+
+def kernel_order_shift(record: dict) -> str:
+    """One sentence on how far the same seed moved with another thread count."""
+    k = record["kernel_order"]
+    return (f"{100 * k['ratio']:g} % model, seed 0: validation PSNR {k['original_val_psnr']:.2f} dB with "
+            f"{k['original_threads']} threads, {k['val_psnr']:.2f} dB with {k['threads']} "
+            f"(a shift of {k['val_psnr'] - k['original_val_psnr']:+.2f} dB)")
 
 
 def seed_spread(record: dict) -> dict[str, float]:

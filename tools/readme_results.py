@@ -4,7 +4,8 @@
     python tools/readme_results.py --check   # fail if a block differs from what the results files give
 
 A generated block sits between ``<!-- results PROFILE CHAPTER [EXPERIMENT] -->`` and ``<!-- end results -->`` and
-holds :func:`mrilab.results.markdown_table` of ``results/PROFILE/CHAPTER.json``.
+holds :func:`mrilab.results.markdown_table` of ``results/PROFILE/CHAPTER.json`` (``CHAPTER`` may join several
+chapters with ``+``: their rows are shown together), for PSNR and then SSIM.
 """
 
 from __future__ import annotations
@@ -26,8 +27,13 @@ BLOCK = re.compile(r"(<!-- results (\S+) (\S+)(?: (\S+))? -->\n)(.*?)(<!-- end r
 
 def render(text: str) -> str:
     def table(match: re.Match) -> str:
-        profile, chapter, experiment = match.group(2), match.group(3), match.group(4)
-        return match.group(1) + markdown_table(read_results(chapter, profile), experiment=experiment) + match.group(6)
+        profile, chapters, experiment = match.group(2), match.group(3).split("+"), match.group(4)
+        payload = {"chapter": match.group(3),
+                   "rows": [row for chapter in chapters for row in read_results(chapter, profile)["rows"]]}
+        tables = [f"**{label}**\n\n" + markdown_table(payload, metric=metric, experiment=experiment,
+                                                       time=metric == "psnr")
+                  for metric, label in (("psnr", "PSNR (dB)"), ("ssim", "SSIM"))]
+        return match.group(1) + "\n".join(tables) + match.group(6)
 
     return BLOCK.sub(table, text)
 
