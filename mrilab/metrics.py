@@ -11,7 +11,7 @@ magnitude). Every function returns one value per slice, a tensor ``(B,)``. The d
   (Ravishankar & Bresler 2011; IFR-Net's definition);
 * NMSE ``= ||x - x_ref||_2^2 / ||x_ref||_2^2``.
 
-Where a score is taken. fastMRI scores the whole field of view, where air (44–72 % of our slices) adds easy pixels
+Where a score is taken. fastMRI scores the whole field of view, where the air around the head adds easy pixels
 and SSIM windows of pure noise. The book's default protocol scores inside a **foreground (head) mask** instead, as
 the PC-RNN paper does (Chen et al. 2022, Sec. IV-A: threshold, fill holes, dilate): :func:`foreground_mask` of the
 *clean* reference. With a mask, PSNR and NMSE sum over its pixels, SSIM averages the windows whose centre lies in it,

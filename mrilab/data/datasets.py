@@ -42,9 +42,11 @@ class SliceDataset(torch.utils.data.Dataset):
     ----------
     root_or_profile:
         A profile name (``"smoke"``, ``"demo"``, ``"full"``) or :class:`~mrilab.data.Profile`, built on first use
-        under ``root``; or a directory holding ``{split}/{contrast}.h5`` (a built profile, or converted data).
+        under ``root``; or a directory holding ``singlecoil_{split}/{contrast}.h5`` (a built profile, or converted
+        data).
     split, contrast:
-        Which file: ``{split}/{contrast}.h5``, or ``{split}/{contrast}_mc{coils}.h5`` when ``coils`` is given.
+        Which file: ``singlecoil_{split}/{contrast}.h5``, or ``multicoil_{split}/{contrast}_mc{coils}.h5`` when
+        ``coils`` is given.
     mask:
         Mask kind for :func:`mrilab.masks.mask_from_name`.
     ratios:
