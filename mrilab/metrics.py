@@ -12,10 +12,11 @@ magnitude). Every function returns one value per slice, a tensor ``(B,)``. The d
 * NMSE ``= ||x - x_ref||_2^2 / ||x_ref||_2^2``.
 
 Where a score is taken. fastMRI scores the whole field of view, where the air around the head adds easy pixels
-and SSIM windows of pure noise. The book's default protocol scores inside a **foreground (head) mask** instead, as
-the PC-RNN paper does (Chen et al. 2022, Sec. IV-A: threshold, fill holes, dilate): :func:`foreground_mask` of the
-*clean* reference. With a mask, PSNR and NMSE sum over its pixels, SSIM averages the windows whose centre lies in it,
-and HFEN measures the Laplacian-of-Gaussian error over its pixels; ``mask=None`` (``full_fov=True`` in
+and SSIM windows of pure noise. The book's default protocol scores inside a **foreground (head) mask** instead. The
+PC-RNN paper (Chen et al. 2022, Sec. IV-B) thresholds the root-sum-of-squares of the coil sensitivities; ours cover
+the whole field of view, so :func:`foreground_mask` thresholds the magnitude of the *clean* reference instead, fills
+holes and dilates a little. With a mask, PSNR and NMSE sum over its pixels, SSIM averages the windows whose centre
+lies in it, and HFEN measures the Laplacian-of-Gaussian error over its pixels; ``mask=None`` (``full_fov=True`` in
 :func:`evaluate`) gives fastMRI's whole-image numbers.
 """
 
