@@ -8,7 +8,7 @@ label of :func:`mrilab.evaluation.evaluate` rows) and then treats positions as t
   replacement, BCa interval of ``scipy.stats.bootstrap``);
 * :func:`paired`: two methods scored on the same slices; per position the mean difference, then its mean, bootstrap
   CI and the Wilcoxon signed-rank p-value (``scipy.stats.wilcoxon``, the test the PC-RNN and IMA papers use). A
-  difference whose CI holds zero is *not resolved*.
+  difference whose CI holds zero, or that rests on fewer than :data:`MIN_POSITIONS` positions, is *not resolved*.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from scipy import stats as scipy_stats
 
 METRICS = ("psnr", "ssim", "hfen")
 CONFIDENCE = 0.95
+#: Fewer positions than this give no trustworthy interval: a comparison on them is never called resolved.
+MIN_POSITIONS = 6
 RESAMPLES = 10_000
 #: Direction of improvement of each metric (HFEN and NMSE are errors: lower is better).
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "hfen": False, "nmse": False}
@@ -91,8 +93,9 @@ class PairedComparison:
 
     @property
     def resolved(self) -> bool:
-        """Whether the confidence interval of the mean difference excludes zero."""
-        return self.ci_low > 0 or self.ci_high < 0
+        """Whether the confidence interval of the mean difference excludes zero (on at least :data:`MIN_POSITIONS`
+        positions)."""
+        return self.n_positions >= MIN_POSITIONS and (self.ci_low > 0 or self.ci_high < 0)
 
     def better(self) -> bool | None:
         """``True`` if *a* is better, ``False`` if *b* is, ``None`` if the difference is not resolved."""

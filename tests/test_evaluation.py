@@ -94,11 +94,11 @@ def test_paired_comparison_on_a_constructed_sample():
     assert "A is better" in comparison.describe("A", "B", unit="dB")
     same = stats.paired(rows(base + rng.normal(0, 0.2, size=20)), rows(base))
     assert not same.resolved and same.better() is None and "not resolved" in same.describe("A", "B")
-    hfen = stats.paired([{"index": 0, "position": "p", "hfen": 0.1}, {"index": 1, "position": "q", "hfen": 0.2},
-                         {"index": 2, "position": "r", "hfen": 0.15}],
-                        [{"index": 0, "position": "p", "hfen": 0.3}, {"index": 1, "position": "q", "hfen": 0.4},
-                         {"index": 2, "position": "r", "hfen": 0.35}], "hfen")
+    hfen = stats.paired([{"index": i, "position": f"p{i}", "hfen": 0.1 + 0.01 * i} for i in range(6)],
+                        [{"index": i, "position": f"p{i}", "hfen": 0.3 + 0.012 * i} for i in range(6)], "hfen")
     assert hfen.better() is True  # lower HFEN is better
+    few = stats.paired(rows(better[:4]), rows(base[:4]))  # too few positions for any interval to be trusted
+    assert few.n_positions < stats.MIN_POSITIONS and not few.resolved
     with pytest.raises(ValueError, match="same slices"):
         stats.paired(rows(base), rows(base[:5]))
 
