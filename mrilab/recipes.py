@@ -28,15 +28,16 @@ from .train import TrainConfig, Trainer, seed_everything
 ISTA_NET_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 #: Per-profile ISTA-Net+ model and training schedule. ``full`` is the paper's model (9 phases, 32 filters, its
-#: initialisation), trained from scratch for every ratio. ``demo`` must train five models on two CPU cores in about
-#: five minutes: a smaller model (5 phases, 16 filters) that starts as plain gradient steps (``init``), and a
-#: *warm-started series*: the first ratio trains from scratch for ``first_steps``, every next ratio starts from the
-#: previous ratio's weights and fine-tunes for ``steps``. Each model is still trained for its own ratio.
+#: initialisation), trained from scratch for every ratio. ``demo`` trains five models on two CPU cores in minutes: a
+#: smaller model (5 phases, 16 filters) that starts as plain gradient steps (``init``), and a *warm-started series*:
+#: the first ratio trains from scratch for ``first_steps``, every next ratio starts from the previous ratio's weights
+#: and fine-tunes for ``steps``. Each model is still trained for its own ratio. The demo schedule was chosen on the
+#: validation split (:mod:`mrilab.selection`, record in ``mrilab/records/``).
 ISTA_NET = {
     "smoke": {"model": {"n_phases": 3, "n_filters": 8, "step_init": 1.0, "init": "gradient_steps"},
               "train": {"steps": 4, "batch_size": 2, "lr": 2e-3}, "first_steps": 8, "warm_start": True},
     "demo": {"model": {"n_phases": 5, "n_filters": 16, "step_init": 1.0, "init": "gradient_steps"},
-             "train": {"steps": 150, "batch_size": 2, "lr": 2e-3}, "first_steps": 300, "warm_start": True},
+             "train": {"steps": 300, "batch_size": 2, "lr": 2e-3}, "first_steps": 600, "warm_start": True},
     "full": {"model": {"n_phases": 9, "n_filters": 32}, "train": {"steps": 20000, "batch_size": 8, "lr": 1e-4},
              "first_steps": 20000, "warm_start": False},
 }  # fmt: skip
