@@ -202,8 +202,8 @@ def classical_baselines(profile: str, test_sets: dict, *, contrast: str = "T1w",
 #: smaller, shorter-trained model every ablation variant (Tables I, II, V, VI, VII) starts from. ``full`` is the
 #: paper's model (p = 32, k = 8, n_s = 13, four ResBlocks, Adam at 1e-4); the paper trains with batch size 1 for 500
 #: epochs of 800 images, ``full`` with batch size 4 for 40 000 steps (160 000 samples, about 100 epochs of its 1 500
-#: slices). ``demo`` is sized to train on two CPU cores in minutes; at a fixed number of samples its main model
-#: gained more from more, smaller steps (batch 2) than from larger batches.
+#: slices). ``demo`` is sized to train on two CPU cores in minutes; its main model's schedule was chosen on the
+#: validation split (:mod:`mrilab.selection`, record in ``mrilab/records/``).
 CGPD_CSNET = {
     "smoke": {
         "main": {"model": {"features": 4, "depth": 2, "n_stages": 2, "n_resblocks": 1},
@@ -213,7 +213,7 @@ CGPD_CSNET = {
     },
     "demo": {
         "main": {"model": {"features": 16, "depth": 4, "n_stages": 5, "n_resblocks": 2},
-                 "train": {"steps": 480, "batch_size": 2, "lr": 2e-3}},
+                 "train": {"steps": 960, "batch_size": 2, "lr": 2e-3}},
         "ablation": {"model": {"features": 8, "depth": 3, "n_stages": 3, "n_resblocks": 1},
                      "train": {"steps": 40, "batch_size": 4, "lr": 3e-3}},
     },

@@ -87,7 +87,7 @@ class SliceDataset(torch.utils.data.Dataset):
             raise ValueError(f"coils must be None (single-coil) or a positive integer, got {coils!r}")
         self.mask_kind, self.seed, self.coils, self.contrast, self.reference = mask, seed, coils, contrast, reference
         name = f"{contrast}.h5" if coils is None else f"{contrast}_mc{coils}.h5"
-        self.path = self._file(name, "contrast", contrast)
+        self.path = self._file(name, "contrast", contrast, multicoil=coils is not None)
         self.reference_path = None if reference is None else self._file(f"{reference}.h5", "reference", reference)
         with open_slice_file(self.path, required=("kspace",)) as f:
             kspace = f["kspace"]
@@ -132,8 +132,8 @@ class SliceDataset(torch.utils.data.Dataset):
         self._handles: dict[Path, object] = {}
         self._pid = None
 
-    def _file(self, name: str, argument: str, contrast: str) -> Path:
-        folder = split_directory(self.directory, self.split, multicoil=name != f"{contrast}.h5")
+    def _file(self, name: str, argument: str, contrast: str, *, multicoil: bool = False) -> Path:
+        folder = split_directory(self.directory, self.split, multicoil=multicoil)
         path = folder / name
         if not path.is_file():
             available = sorted(p.name for p in folder.glob("*.h5"))
@@ -172,16 +172,14 @@ class SliceDataset(torch.utils.data.Dataset):
         full = self._read(self.path, index)
         if self.coils is None:
             full = full[None]
-        else:
-            sens = self._sensitivities(index)
-        target = self._read(self.path, index, "reconstruction_clean")[None] if self.target == "clean" else (
-            self._combine(full, index))
+        target = (self._read(self.path, index, "reconstruction_clean")[None] if self.target == "clean"
+                  else self._combine(full, index))
         sample = {"kspace": full * mask, "mask": mask, "target": target,
                   "ratio": torch.tensor(float(mask.float().mean()), dtype=torch.float32)}
         if self.reference_path is not None:
             sample["reference"] = ifft2c(self._read(self.reference_path, index))[None]
         if self.coils is not None:
-            sample["sens"] = sens
+            sample["sens"] = self._sensitivities(index)
         sample["index"] = index
         return sample
 
