@@ -215,7 +215,7 @@ CGPD_CSNET = {
         "main": {"model": {"features": 16, "depth": 4, "n_stages": 5, "n_resblocks": 2},
                  "train": {"steps": 960, "batch_size": 2, "lr": 2e-3}},
         "ablation": {"model": {"features": 8, "depth": 3, "n_stages": 3, "n_resblocks": 1},
-                     "train": {"steps": 40, "batch_size": 4, "lr": 3e-3}},
+                     "train": {"steps": 240, "batch_size": 4, "lr": 3e-3}},
     },
     "full": {
         "main": {"model": {"features": 32, "depth": 8, "n_stages": 13, "n_resblocks": 4},

@@ -38,6 +38,7 @@ CANDIDATES = {
         "demo": {
             "300 + 4 × 150 steps": {"first_steps": 300, "train": {"steps": 150}},
             "600 + 4 × 300 steps": {"first_steps": 600, "train": {"steps": 300}},
+            "1200 + 4 × 600 steps": {"first_steps": 1200, "train": {"steps": 600}},
         },
         "smoke": {"8 + 4 × 4 steps": {"first_steps": 8, "train": {"steps": 4}}},
     },
@@ -48,8 +49,15 @@ CANDIDATES = {
         },
         "smoke": {"4 steps × 2 slices": {"steps": 4, "batch_size": 2}},
     },
+    # the small CGPD-CSNet every ablation variant of the two-grid chapter starts from (its full variant (f))
+    "cgpd_ablation": {
+        "demo": {"40 steps × 4 slices": {"steps": 40}, "240 steps × 4 slices": {"steps": 240}},
+        "smoke": {"2 steps × 2 slices": {"steps": 2}},
+    },
 }
-METHOD_NAMES = {"ista_net": "ISTA-Net+", "cgpd_csnet": "CGPD-CSNet"}
+#: The training (and validation) ratios of the ablation-size model, as in the two-grid chapter.
+ABLATION_RATIOS = (0.1, 0.3)
+METHOD_NAMES = {"ista_net": "ISTA-Net+", "cgpd_csnet": "CGPD-CSNet", "cgpd_ablation": "CGPD-CSNet (ablation size)"}
 
 
 def record_path(method: str, profile: str) -> Path:
@@ -64,6 +72,10 @@ def _models(method: str, profile: str, overrides: dict, seed: int,
         trained = {r: recipes.train_ista_net(profile, r, seed=seed, schedule=overrides, progress=False)
                    for r in ratios}
         return {r: m for r, (m, _) in trained.items()}, sum(h["seconds"] for _, h in trained.values())
+    if method == "cgpd_ablation":
+        model, history = recipes.train_cgpd(profile, "ablation_f", ratios=ABLATION_RATIOS, setting="ablation",
+                                            seed=seed, progress=False, steps=overrides["steps"])
+        return dict.fromkeys(ABLATION_RATIOS, model), history["seconds"]
     model, history = recipes.train_cgpd(profile, "multi_ratio", ratios=recipes.ISTA_NET_RATIOS, seed=seed,
                                         progress=False, steps=overrides["steps"],
                                         train_overrides={"batch_size": overrides["batch_size"]})
