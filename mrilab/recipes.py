@@ -186,8 +186,12 @@ def classical_baselines(profile: str, test_sets: dict, *, contrast: str = "T1w",
         for name, method in CLASSICAL_METHODS.items():
             lam = 0.0
             if method != "zero_filled":
-                lam, _ = tune_lambda(method, tuning, pick(LAMBDA_GRID, profile)[method],
-                                     iterations=settings["iterations"], device=device)
+                with warnings.catch_warnings(record=True) as edges:
+                    warnings.simplefilter("always")
+                    lam, _ = tune_lambda(method, tuning, pick(LAMBDA_GRID, profile)[method],
+                                         iterations=settings["iterations"], device=device)
+                for edge in edges:
+                    warnings.warn(f"ratio {ratio:g}: {edge.message}", stacklevel=2)
                 lambdas[method, ratio] = lam
             reconstruct = classical_reconstructor(method, lam, iterations=settings["iterations"])
             rows[name, ratio] = evaluate(reconstruct, test_set, device=device)

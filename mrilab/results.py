@@ -146,7 +146,7 @@ def find_row(payload: dict, method: str, ratio: float, **match) -> dict:
 
 def markdown_table(payload: dict, *, metric: str = "psnr", experiment: str | None = None, time: bool = True) -> str:
     """A chapter's table as Markdown: one row per method, the mean of ``metric`` with its 95 % CI over positions per
-    ratio, and the mean time per slice.
+    ratio (joined by no-break spaces, so that a narrow page does not split a cell), and the mean time per slice.
 
     ``experiment`` selects rows by their ``experiment`` key (``None``: the main table). Methods keep the order in
     which the chapter wrote them; a method with several variants gets one line per variant.
@@ -174,7 +174,7 @@ def markdown_table(payload: dict, *, metric: str = "psnr", experiment: str | Non
                 values.append("—")
                 continue
             row = cell[method, r]
-            interval = (f" [{row[f'{metric}_ci_low']:.{digits}f}, {row[f'{metric}_ci_high']:.{digits}f}]"
+            interval = (f"\u00a0[{row[f'{metric}_ci_low']:.{digits}f},\u00a0{row[f'{metric}_ci_high']:.{digits}f}]"
                         if math.isfinite(row[f"{metric}_ci_low"]) else "")
             values.append(f"{row[f'{metric}_mean']:.{digits}f}{interval}")
         line = f"| {method} | " + " | ".join(values) + " |"

@@ -168,7 +168,7 @@ def record_table(record: dict) -> str:
     """Markdown: every candidate's validation PSNR per ratio, its training time, and which was chosen."""
     ratios = list(record["candidates"][0]["val_psnr"])
     lines = ["| candidate (seed 0) | " + " | ".join(f"{100 * float(r):g} %" for r in ratios)
-             + " | mean | training |", "|---" * (len(ratios) + 3) + "|"]
+             + " | mean | training (wall time) |", "|---" * (len(ratios) + 3) + "|"]
     for c in record["candidates"]:
         mark = " **(chosen)**" if c["name"] == record["chosen"] else ""
         lines.append(f"| {c['name']}{mark} | " + " | ".join(f"{c['val_psnr'][r]:.2f}" for r in ratios)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats as scipy_stats
@@ -90,12 +90,14 @@ class PairedComparison:
     ci_high: float
     p_value: float
     n_positions: int
+    seed_differences: tuple[float, ...] = ()
 
     @property
     def resolved(self) -> bool:
         """Whether the confidence interval of the mean difference excludes zero (on at least :data:`MIN_POSITIONS`
-        positions)."""
-        return self.n_positions >= MIN_POSITIONS and (self.ci_low > 0 or self.ci_high < 0)
+        positions) and, for models trained with several seeds, every seed's difference has the mean's sign."""
+        seeds_agree = all(np.sign(d) == np.sign(self.mean) for d in self.seed_differences)
+        return self.n_positions >= MIN_POSITIONS and (self.ci_low > 0 or self.ci_high < 0) and seeds_agree
 
     def better(self) -> bool | None:
         """``True`` if *a* is better, ``False`` if *b* is, ``None`` if the difference is not resolved."""
@@ -133,6 +135,37 @@ def paired(rows_a: list[dict], rows_b: list[dict], metric: str = "psnr", *, seed
     else:
         p_value = float(scipy_stats.wilcoxon(values).pvalue)
     return PairedComparison(metric, float(values.mean()), low, high, p_value, len(values))
+
+
+def paired_over_seeds(runs_a: list[list[dict]], runs_b: list[list[dict]], metric: str = "psnr", *,
+                      seed: int = 0) -> PairedComparison:
+    """Compare two trained variants, each given as one list of per-slice rows per training seed.
+
+    Positions carry the confidence interval, as in :func:`paired`, on each slice's score averaged over the seeds;
+    the seeds carry the training's randomness, which that average hides: ``seed_differences`` holds the
+    difference of the position means for every seed (a variant with one run, such as a classical method, is
+    compared with every seed of the other), and the comparison is resolved only if they all share its sign.
+    """
+    if not runs_a or not runs_b:
+        raise ValueError("runs_a and runs_b must each hold the rows of at least one run")
+    n_seeds = max(len(runs_a), len(runs_b))
+    for name, runs in (("runs_a", runs_a), ("runs_b", runs_b)):
+        if len(runs) not in (1, n_seeds):
+            raise ValueError(f"{name} must hold 1 or {n_seeds} runs, got {len(runs)}")
+
+    def mean_over_runs(runs):
+        return [dict(row, **{metric: float(np.mean([run[i][metric] for run in runs]))})
+                for i, row in enumerate(runs[0])]
+
+    comparison = paired(mean_over_runs(runs_a), mean_over_runs(runs_b), metric, seed=seed)
+    if n_seeds == 1:
+        return comparison
+    differences = []
+    for k in range(n_seeds):
+        a, b = runs_a[k % len(runs_a)], runs_b[k % len(runs_b)]
+        differences.append(float(np.mean(list(per_position(a, metric).values()))
+                                 - np.mean(list(per_position(b, metric).values()))))
+    return replace(comparison, seed_differences=tuple(differences))
 
 
 def paired_table(rows_a: dict, rows_b: dict, a: str, b: str, *, metric: str = "psnr", digits: int = 2) -> str:

@@ -157,3 +157,24 @@ def test_paired_table_gives_a_verdict_per_key():
     assert lines[3].endswith("not resolved |")
     with pytest.raises(ValueError, match="share no key"):
         stats.paired_table(a, {0.5: b[0.1]}, "Net", "TV")
+
+
+def test_paired_over_seeds_needs_every_seed_to_agree():
+    rng = np.random.default_rng(3)
+    base = rng.normal(20, 2, 12)
+
+    def rows(values):
+        return [{"index": i, "position": f"p{i}", "psnr": float(v)} for i, v in enumerate(values)]
+
+    steady = [rows(base + 0.3 + rng.normal(0, 0.01, 12)) for _ in range(3)]
+    reference = [rows(base + rng.normal(0, 0.01, 12)) for _ in range(3)]
+    c = stats.paired_over_seeds(steady, reference)
+    assert c.resolved and len(c.seed_differences) == 3 and all(d > 0 for d in c.seed_differences)
+    # one seed going the other way: the positions alone would call it, the seeds do not
+    shaky = [rows(base + 0.6), rows(base + 0.6), rows(base - 0.3)]
+    c = stats.paired_over_seeds(shaky, reference)
+    assert c.ci_low > 0 and not c.resolved and c.better() is None
+    single = stats.paired_over_seeds(steady, [rows(base)])  # a classical method: one run against every seed
+    assert single.resolved and len(single.seed_differences) == 3
+    with pytest.raises(ValueError, match="1 or 3 runs"):
+        stats.paired_over_seeds(steady, reference[:2])
