@@ -37,7 +37,7 @@ ISTA_NET = {
     "smoke": {"model": {"n_phases": 3, "n_filters": 8, "step_init": 1.0, "init": "gradient_steps"},
               "train": {"steps": 4, "batch_size": 2, "lr": 2e-3}, "first_steps": 8, "warm_start": True},
     "demo": {"model": {"n_phases": 5, "n_filters": 16, "step_init": 1.0, "init": "gradient_steps"},
-             "train": {"steps": 300, "batch_size": 2, "lr": 2e-3}, "first_steps": 600, "warm_start": True},
+             "train": {"steps": 600, "batch_size": 2, "lr": 2e-3}, "first_steps": 1200, "warm_start": True},
     "full": {"model": {"n_phases": 9, "n_filters": 32}, "train": {"steps": 20000, "batch_size": 8, "lr": 1e-4},
              "first_steps": 20000, "warm_start": False},
 }  # fmt: skip
