@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from mrilab.data import PROFILES, build_dataset
+from mrilab.data import PROFILES, SPLITS, build_dataset
 from mrilab.data.brain import load_tissue_volumes
 
 
@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> None:
             size = sum(p.stat().st_size for p in directory.rglob("*.h5"))
         results["profiles"][name] = {
             "image_size": profile.size,
-            "slices": dict(zip(("train", "val", "test"), profile.slices, strict=True)),
-            "multicoil_slices": dict(zip(("train", "val", "test"), profile.multicoil_slices, strict=True)),
+            "slices": dict(zip(SPLITS, profile.slices, strict=True)),
+            "multicoil_slices": dict(zip(SPLITS, profile.multicoil_slices, strict=True)),
             "coils": list(profile.coils),
             "build_seconds": round(build_seconds, 2),
             "cached_seconds": round(cached_seconds, 4),
