@@ -149,7 +149,8 @@ def markdown_table(payload: dict, *, metric: str = "psnr", experiment: str | Non
     ratio (joined by no-break spaces, so that a narrow page does not split a cell), and the mean time per slice.
 
     ``experiment`` selects rows by their ``experiment`` key (``None``: the main table). Methods keep the order in
-    which the chapter wrote them; a method with several variants gets one line per variant.
+    which the chapter wrote them, except that a ceiling row comes last; a method with several variants gets one line
+    per variant.
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
@@ -162,7 +163,7 @@ def markdown_table(payload: dict, *, metric: str = "psnr", experiment: str | Non
     def name(row):
         return row["method"] if row.get("variant") is None else f"{row['method']} ({row['variant']})"
 
-    methods = list(dict.fromkeys(name(row) for row in rows))
+    methods = sorted(dict.fromkeys(name(row) for row in rows), key=lambda m: "(ceiling)" in m)  # ceiling last
     cell = {(name(row), row["ratio"]): row for row in rows}
     lines = ["| method | " + " | ".join(f"{100 * r:g} %" for r in ratios) + (" | time / slice |" if time else " |"),
              "|---" * (len(ratios) + 1 + time) + "|"]  # fmt: skip
