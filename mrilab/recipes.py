@@ -133,12 +133,13 @@ def classical_reconstructor(method: str, lam: float, *, iterations: int = 100):
     return reconstruct
 
 
-def tune_lambda(method: str, dataset, grid, *, iterations: int = 100, device: str = "cpu") -> tuple[float, dict]:
+def tune_lambda(method: str, dataset, grid, *, iterations: int = 100, device: str = "cpu",
+                label: str = "") -> tuple[float, dict]:
     """The relative λ with the best mean PSNR on ``dataset``; returns ``(λ, {λ: PSNR})`` of every λ tried.
 
     The search starts on ``grid`` (increasing); when the best λ lies on an edge of what was tried, it warns and
     extends the grid past that edge by the grid's own outer ratio, up to :data:`MAX_GRID_EXTENSIONS` times, so the
-    chosen λ is an interior optimum (or the warning says it is not).
+    chosen λ is an interior optimum (or the warning says it is not). ``label`` (e.g. the ratio) starts each warning.
     """
     grid = sorted(float(g) for g in grid)
     if not grid or any(g <= 0 for g in grid):
@@ -156,14 +157,15 @@ def tune_lambda(method: str, dataset, grid, *, iterations: int = 100, device: st
             break
         step = tried[1] / tried[0] if best == tried[0] else tried[-1] / tried[-2]
         new = best / step if best == tried[0] else best * step
-        warnings.warn(f"tune_lambda({method!r}): best λ {best:g} lies on the edge of {tried}; trying {new:g}",
-                      stacklevel=2)
+        warnings.warn(f"{label}tune_lambda({method!r}): best λ {best:g} lies on the edge of {tried}; "
+                      f"trying {new:g}", stacklevel=2)
         scores[new] = score(new)
     else:
         best = max(scores, key=scores.get)
         tried = sorted(scores)
         if len(tried) > 1 and best in (tried[0], tried[-1]):
-            warnings.warn(f"tune_lambda({method!r}): best λ {best:g} is still on the edge of {tried}", stacklevel=2)
+            warnings.warn(f"{label}tune_lambda({method!r}): best λ {best:g} is still on the edge of {tried}",
+                          stacklevel=2)
     return max(scores, key=scores.get), dict(sorted(scores.items()))
 
 
@@ -186,12 +188,8 @@ def classical_baselines(profile: str, test_sets: dict, *, contrast: str = "T1w",
         for name, method in CLASSICAL_METHODS.items():
             lam = 0.0
             if method != "zero_filled":
-                with warnings.catch_warnings(record=True) as edges:
-                    warnings.simplefilter("always")
-                    lam, _ = tune_lambda(method, tuning, pick(LAMBDA_GRID, profile)[method],
-                                         iterations=settings["iterations"], device=device)
-                for edge in edges:
-                    warnings.warn(f"ratio {ratio:g}: {edge.message}", stacklevel=2)
+                lam, _ = tune_lambda(method, tuning, pick(LAMBDA_GRID, profile)[method],
+                                     iterations=settings["iterations"], device=device, label=f"ratio {ratio:g}: ")
                 lambdas[method, ratio] = lam
             reconstruct = classical_reconstructor(method, lam, iterations=settings["iterations"])
             rows[name, ratio] = evaluate(reconstruct, test_set, device=device)

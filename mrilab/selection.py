@@ -6,7 +6,7 @@ rerun: every candidate is trained and scored on the **validation** split (never 
 the validation numbers. The record — candidates, scores, training times, the choice, the seed spread and the
 machine — is written to ``mrilab/records/selection_{profile}_{method}.json``, where the chapters read and show it.
 
-    python benchmarks/select_recipe.py --profile demo            # both methods, a few minutes each on 2 cores
+    python benchmarks/select_recipe.py --profile demo            # every method, minutes each on 2 cores
 """
 
 from __future__ import annotations
@@ -157,11 +157,6 @@ def load_record(method: str, profile: str = "demo") -> dict:
         raise FileNotFoundError(f"no selection record {path}; run `python benchmarks/select_recipe.py "
                                 f"--profile {profile} --method {method}`")
     return json.loads(path.read_text())
-
-
-def chosen_overrides(record: dict) -> dict:
-    """The overrides of the chosen candidate."""
-    return next(c["overrides"] for c in record["candidates"] if c["name"] == record["chosen"])
 
 
 def record_table(record: dict) -> str:
