@@ -1,6 +1,7 @@
-# Two entry points do all the set-up on a fresh machine:
-#   make test   install, lint, unit tests, then execute every chapter (smoke) and build the book from them
-#   make book   install, build the dataset, execute every chapter (demo on CPU, full with CUDA), build _build/html
+# Entry points that do all the set-up on a fresh machine:
+#   make test   install, lint, unit tests, check the committed weights, execute every chapter (smoke), build the book
+#   make book   install, build the dataset, execute every chapter (demo, from the committed weights), build _build/html
+#   make train  retrain every demo model from scratch, rewrite the committed weights, results and README tables
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -10,10 +11,11 @@ export MRILAB_RUNS ?= $(CURDIR)/runs
 export MRILAB_RESULTS ?= $(CURDIR)/results
 export PYTHONHASHSEED = 0
 
-BOOK_PROFILE ?= $(shell $(PY) -c "import torch; print('full' if torch.cuda.is_available() else 'demo')" 2>/dev/null)
+# demo everywhere (a GPU only runs it faster); `make book BOOK_PROFILE=full` asks for the paper-scale experiments
+BOOK_PROFILE ?= demo
 
-.PHONY: install lint notebooks-check readme-check unit chapters nbval book-smoke test data book results select student bench sync \
-	clean
+.PHONY: install lint notebooks-check readme-check unit weights-check chapters nbval book-smoke test data book results \
+	train select student bench sync clean
 
 # torch goes in first, pinned, unless the interpreter already has one (Colab, a CUDA install): requirements.txt
 # and pyproject.toml only ask for `torch>=2.1`, which the installed build satisfies, so nothing replaces it.
@@ -39,6 +41,11 @@ readme-check: install
 unit: install
 	$(PY) -m pytest
 
+# the committed demo weights must match their recipes, load with weights_only=True and reproduce the committed results
+weights-check: install
+	$(PY) data_scripts/make_brain_dataset.py --profile demo
+	$(PY) tools/pretrained.py check --profile demo
+
 # every chapter in the smoke profile (papermill), then nbval re-runs them and compares the cells marked
 # `# NBVAL_CHECK_OUTPUT` with the first run, then the book is built from those executed notebooks
 chapters: install
@@ -50,7 +57,7 @@ nbval: chapters
 book-smoke: chapters
 	$(PY) tools/book.py build --executed _build/executed/smoke
 
-test: lint notebooks-check readme-check unit chapters nbval book-smoke
+test: lint notebooks-check readme-check unit weights-check chapters nbval book-smoke
 
 sync: install
 	$(PY) tools/book.py sync
@@ -68,6 +75,12 @@ book: data
 results: data
 	$(PY) tools/book.py execute --profile demo
 	$(PY) tools/readme_results.py
+
+# retrain every demo model from scratch (no committed weights, no old checkpoints), then the results and README tables
+train: data
+	rm -rf $(CURDIR)/_build/train-runs
+	MRILAB_RUNS=$(CURDIR)/_build/train-runs $(PY) tools/pretrained.py train --profile demo --retrain
+	MRILAB_RUNS=$(CURDIR)/_build/train-runs $(MAKE) results
 
 # choose the demo training recipes on the validation split and rewrite their records in mrilab/records/
 select: data

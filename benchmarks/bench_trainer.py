@@ -16,10 +16,11 @@ import torch
 from common import write_result
 from torch import nn
 
+from mrilab.data import collate
 from mrilab.masks import cartesian_mask
 from mrilab.models.registry import register
 from mrilab.ops import MRIOperator, channels_to_complex, complex_to_channels, fft2c
-from mrilab.train import TrainConfig, Trainer, collate
+from mrilab.train import TrainConfig, Trainer
 
 
 class Slices:

@@ -9,7 +9,7 @@ import torch
 
 def check_tensor(
     name: str,
-    value,
+    value: object,
     *,
     ndim: int | Sequence[int] | None = None,
     complex_: bool | None = None,
@@ -43,7 +43,7 @@ def check_tensor(
 
 
 def check_ratio(name: str, value: float) -> float:
-    """A sampling ratio in (0, 1]."""
+    """Return ``value`` as a float after checking that it is a sampling ratio in (0, 1]."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number in (0, 1], got {type(value).__name__}")
     if not 0.0 < float(value) <= 1.0:
@@ -51,8 +51,8 @@ def check_ratio(name: str, value: float) -> float:
     return float(value)
 
 
-def check_shape2d(name: str, shape) -> tuple[int, int]:
-    """An image shape ``(H, W)`` of positive integers."""
+def check_shape2d(name: str, shape: Sequence[int]) -> tuple[int, int]:
+    """Return ``shape`` as a pair of ints after checking that it is an image shape ``(H, W)`` of positive integers."""
     try:
         height, width = (int(s) for s in shape)
     except (TypeError, ValueError):

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
 from ._checks import check_shape2d, check_tensor
 
 
-def birdcage_maps(n_coils: int, shape, *, radius: float = 1.5, dtype: torch.dtype = torch.complex64) -> torch.Tensor:
-    """Simulated sensitivities of ``n_coils`` coils evenly placed on a circle around the field of view.
+def birdcage_maps(n_coils: int, shape: Sequence[int], *, radius: float = 1.5,
+                  dtype: torch.dtype = torch.complex64) -> torch.Tensor:
+    """Simulate the sensitivities of ``n_coils`` coils evenly placed on a circle around the field of view.
 
     Each coil's magnitude falls off as ``1 / distance`` from the coil and its phase turns with the angle around it
     (the classic birdcage model). The maps are normalised so that ``sum_c |S_c|^2 = 1`` everywhere, which makes
@@ -40,7 +42,8 @@ def rss(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
     return torch.sqrt((x.abs() ** 2).sum(dim=dim))
 
 
-def coil_compress(kspace: torch.Tensor, n_virtual: int, *, calib: int = 24, return_matrix: bool = False):
+def coil_compress(kspace: torch.Tensor, n_virtual: int, *, calib: int = 24,
+                  return_matrix: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """SVD coil compression (PC-RNN, section III-E).
 
     The central ``calib x calib`` k-space region of every coil forms ``Y_calib`` (``calib^2 x n_c``); its SVD

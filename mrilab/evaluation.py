@@ -15,15 +15,17 @@ import torch
 from torch import nn
 
 from . import metrics
-from .train import collate, reconstruct, resolve_device, to_device
+from .data.batching import collate, to_device
+from .models.base import reconstruct
+from .runtime import resolve_device
 
 
 @torch.no_grad()
-def evaluate(reconstructor: Callable[[dict], torch.Tensor] | nn.Module, dataset, *, batch_size: int = 8,
-             device: str = "auto", full_fov: bool = False) -> list[dict]:
+def evaluate(reconstructor: Callable[[dict], torch.Tensor] | nn.Module, dataset: torch.utils.data.Dataset, *,
+             batch_size: int = 8, device: str = "auto", full_fov: bool = False) -> list[dict]:
     """Per-slice metrics of a reconstruction method on ``dataset`` (its fixed evaluation masks).
 
-    ``reconstructor`` is a model (called with :func:`mrilab.train.reconstruct`) or any function
+    ``reconstructor`` is a model (called with :func:`mrilab.models.base.reconstruct`) or any function
     ``batch -> complex image`` (a classical solver). Returns one row per slice: ``index``, ``position`` (slices with
     the same label share their anatomy), ``psnr``, ``ssim``, ``hfen``, ``nmse`` and ``seconds`` (wall time of the
     batch divided by its size, synchronised on CUDA).
@@ -34,7 +36,7 @@ def evaluate(reconstructor: Callable[[dict], torch.Tensor] | nn.Module, dataset,
     if isinstance(reconstructor, nn.Module):
         model = reconstructor.to(dev).eval()
 
-        def reconstructor(batch):
+        def reconstructor(batch: dict) -> torch.Tensor:
             return reconstruct(model, batch)
 
     label = getattr(dataset, "position_label", str)
@@ -54,7 +56,7 @@ def evaluate(reconstructor: Callable[[dict], torch.Tensor] | nn.Module, dataset,
     return rows
 
 
-def noisy_reference(dataset) -> Callable[[dict], torch.Tensor]:
+def noisy_reference(dataset: torch.utils.data.Dataset) -> Callable[[dict], torch.Tensor]:
     """``batch -> the noisy fully sampled images`` of ``dataset`` (a :class:`~mrilab.data.SliceDataset`).
 
     Scored against the clean target, this is the *ceiling* of a results table: what the measurements allow without
@@ -63,7 +65,7 @@ def noisy_reference(dataset) -> Callable[[dict], torch.Tensor]:
     if not hasattr(dataset, "fully_sampled"):
         raise TypeError(f"dataset must provide fully_sampled(index) (a SliceDataset), got {type(dataset).__name__}")
 
-    def reconstructor(batch):
+    def reconstructor(batch: dict) -> torch.Tensor:
         images = [dataset.fully_sampled(int(i)) for i in batch["index"]]
         return torch.stack(images).to(batch["kspace"].device)
 

@@ -11,13 +11,15 @@ Use :func:`sampling_ratio` to read back the ratio a mask achieves.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
 from ._checks import check_ratio, check_shape2d, check_tensor
 
 
-def _resolve_ratio(ratio, acceleration) -> float:
+def _resolve_ratio(ratio: float | None, acceleration: float | None) -> float:
     if (ratio is None) == (acceleration is None):
         raise ValueError("give exactly one of ratio (e.g. 0.25) or acceleration (e.g. 4)")
     if acceleration is not None:
@@ -28,7 +30,7 @@ def _resolve_ratio(ratio, acceleration) -> float:
 
 
 def cartesian_mask(
-    shape,
+    shape: Sequence[int],
     ratio: float | None = None,
     *,
     acceleration: float | None = None,
@@ -69,8 +71,8 @@ def cartesian_mask(
     return torch.from_numpy(np.broadcast_to(lines, (height, width)).copy())
 
 
-def random2d_mask(shape, ratio: float | None = None, *, acceleration: float | None = None, seed: int = 0,
-                  center_fraction: float = 0.02, decay: float = 3.0) -> torch.Tensor:
+def random2d_mask(shape: Sequence[int], ratio: float | None = None, *, acceleration: float | None = None,
+                  seed: int = 0, center_fraction: float = 0.02, decay: float = 3.0) -> torch.Tensor:
     """2-D variable-density random sampling (for 3-D acquisitions with two phase-encoding directions).
 
     A small disc holding ``center_fraction`` of the k-space points is fully sampled; the remaining
@@ -94,7 +96,8 @@ def random2d_mask(shape, ratio: float | None = None, *, acceleration: float | No
     return torch.from_numpy(mask.reshape(height, width))
 
 
-def radial_mask(shape, ratio: float | None = None, *, acceleration: float | None = None, seed: int = 0) -> torch.Tensor:
+def radial_mask(shape: Sequence[int], ratio: float | None = None, *, acceleration: float | None = None,
+                seed: int = 0) -> torch.Tensor:
     """Pseudo-radial sampling: Cartesian points on straight spokes through the k-space centre.
 
     Spokes are equally spaced in angle with a random rotation drawn from ``seed``. The number of spokes is the
@@ -132,7 +135,11 @@ def radial_mask(shape, ratio: float | None = None, *, acceleration: float | None
     return torch.from_numpy(mask.reshape(height, width))
 
 
-def mask_from_name(kind: str, shape, ratio: float, *, seed: int = 0) -> torch.Tensor:
+#: The mask kinds :func:`mask_from_name` knows.
+MASK_KINDS = ("cartesian", "equispaced", "random2d", "radial")
+
+
+def mask_from_name(kind: str, shape: Sequence[int], ratio: float, *, seed: int = 0) -> torch.Tensor:
     """Dispatch by name: ``"cartesian"``, ``"equispaced"``, ``"random2d"`` or ``"radial"``."""
     if kind == "cartesian":
         return cartesian_mask(shape, ratio, seed=seed)
@@ -142,7 +149,7 @@ def mask_from_name(kind: str, shape, ratio: float, *, seed: int = 0) -> torch.Te
         return random2d_mask(shape, ratio, seed=seed)
     if kind == "radial":
         return radial_mask(shape, ratio, seed=seed)
-    raise ValueError(f"mask kind must be one of 'cartesian', 'equispaced', 'random2d', 'radial', got {kind!r}")
+    raise ValueError(f"mask kind must be one of {MASK_KINDS}, got {kind!r}")
 
 
 def sampling_ratio(mask: torch.Tensor) -> float:

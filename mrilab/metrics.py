@@ -45,14 +45,14 @@ def _as_batch(name: str, x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.float64) if x.dtype == torch.float64 else x.float()
 
 
-def _pair(pred, target):
+def _pair(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     pred, target = _as_batch("pred", pred), _as_batch("target", target)
     if pred.shape != target.shape:
         raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
     return pred, target
 
 
-def _as_mask(mask, like: torch.Tensor) -> torch.Tensor | None:
+def _as_mask(mask: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
     if mask is None:
         return None
     mask = _as_batch("mask", mask.to(torch.float32) if mask.dtype == torch.bool else mask) > 0.5
@@ -72,8 +72,10 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tenso
 
 def foreground_mask(image: torch.Tensor, *, threshold: float = 0.05, dilation: int = 2,
                     smoothing: float = 1.0) -> torch.Tensor:
-    """The head: ``|image|`` (Gaussian-smoothed by ``smoothing`` pixels) above ``threshold`` times its maximum, the
-    largest connected region, holes filled, dilated by ``dilation`` pixels. Returns bool ``(B, H, W)``.
+    """Segment the head in every slice of ``image`` as a bool ``(B, H, W)`` mask.
+
+    The head is where ``|image|`` (Gaussian-smoothed by ``smoothing`` pixels) is above ``threshold`` times its
+    maximum: the largest connected region, holes filled, dilated by ``dilation`` pixels.
 
     Pass the clean reference (or, for real data, the fully sampled image): the mask is part of the scoring protocol,
     so it must not depend on the reconstruction being scored.
@@ -97,27 +99,29 @@ def foreground_mask(image: torch.Tensor, *, threshold: float = 0.05, dilation: i
     return torch.from_numpy(np.stack(masks)).to(image.device)
 
 
-def _data_range(target: torch.Tensor, data_range) -> torch.Tensor:
+def _data_range(target: torch.Tensor, data_range: float | torch.Tensor | None) -> torch.Tensor:
     if data_range is None:
         return target.flatten(1).amax(dim=1)
     return torch.as_tensor(data_range, dtype=target.dtype, device=target.device).expand(target.shape[0])
 
 
-def psnr(pred: torch.Tensor, target: torch.Tensor, *, data_range=None, mask=None) -> torch.Tensor:
+def psnr(pred: torch.Tensor, target: torch.Tensor, *, data_range: float | torch.Tensor | None = None,
+         mask: torch.Tensor | None = None) -> torch.Tensor:
     """Peak signal-to-noise ratio in dB, per slice (MSE over ``mask`` if given)."""
     pred, target = _pair(pred, target)
     mse = _masked_mean((pred - target) ** 2, _as_mask(mask, target))
     return 10 * torch.log10(_data_range(target, data_range) ** 2 / mse)
 
 
-def nmse(pred: torch.Tensor, target: torch.Tensor, *, mask=None) -> torch.Tensor:
+def nmse(pred: torch.Tensor, target: torch.Tensor, *, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Normalised mean squared error, per slice (over ``mask`` if given)."""
     pred, target = _pair(pred, target)
     mask = _as_mask(mask, target)
     return _masked_mean((pred - target) ** 2, mask) / _masked_mean(target**2, mask)
 
 
-def ssim(pred: torch.Tensor, target: torch.Tensor, *, data_range=None, mask=None) -> torch.Tensor:
+def ssim(pred: torch.Tensor, target: torch.Tensor, *, data_range: float | torch.Tensor | None = None,
+         mask: torch.Tensor | None = None) -> torch.Tensor:
     """Structural similarity per slice (differentiable; see the module docstring for the conventions).
 
     With ``mask``, the mean is over the windows whose centre pixel lies in the mask.
@@ -132,7 +136,7 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, *, data_range=None, mask=None
     n = SSIM_WINDOW**2
     cov_norm = n / (n - 1)
 
-    def mean(z):
+    def mean(z: torch.Tensor) -> torch.Tensor:
         return F.conv2d(z, kernel)
 
     ux, uy = mean(x), mean(y)
@@ -155,7 +159,7 @@ def ssim_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 1.0 - ssim(pred, target, data_range=_data_range(_as_batch("target", target), None).detach()).mean()
 
 
-def log_kernel(size: int = 15, sigma: float = 1.5, dtype=torch.float64) -> torch.Tensor:
+def log_kernel(size: int = 15, sigma: float = 1.5, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """Laplacian-of-Gaussian kernel as MATLAB's ``fspecial('log', size, sigma)`` builds it (zero sum)."""
     r = torch.arange(size, dtype=dtype) - (size - 1) / 2
     yy, xx = torch.meshgrid(r, r, indexing="ij")
@@ -166,21 +170,24 @@ def log_kernel(size: int = 15, sigma: float = 1.5, dtype=torch.float64) -> torch
     return h - h.mean()
 
 
-def hfen(pred: torch.Tensor, target: torch.Tensor, *, size: int = 15, sigma: float = 1.5, mask=None) -> torch.Tensor:
-    """High-frequency error norm per slice (zero padding at the border, as MATLAB's ``imfilter``; norms over
-    ``mask`` if given)."""
+def hfen(pred: torch.Tensor, target: torch.Tensor, *, size: int = 15, sigma: float = 1.5,
+         mask: torch.Tensor | None = None) -> torch.Tensor:
+    """High-frequency error norm per slice.
+
+    Zero padding at the border, as MATLAB's ``imfilter``; norms over ``mask`` if given.
+    """
     pred, target = _pair(pred, target)
     mask = _as_mask(mask, target)
     kernel = log_kernel(size, sigma, dtype=pred.dtype).to(pred.device)[None, None]
 
-    def log(z):
+    def log(z: torch.Tensor) -> torch.Tensor:
         return F.conv2d(z[:, None], kernel, padding=size // 2)[:, 0]
 
     return (_masked_mean((log(pred) - log(target)) ** 2, mask) / _masked_mean(log(target) ** 2, mask)).sqrt()
 
 
-def evaluate(pred: torch.Tensor, target: torch.Tensor, *, data_range=None, mask=None,
-             full_fov: bool = False) -> dict[str, torch.Tensor]:
+def evaluate(pred: torch.Tensor, target: torch.Tensor, *, data_range: float | torch.Tensor | None = None,
+             mask: torch.Tensor | None = None, full_fov: bool = False) -> dict[str, torch.Tensor]:
     """All four metrics per slice: ``{"psnr", "ssim", "hfen", "nmse"}``.
 
     By default inside ``mask``, or, when it is ``None``, inside :func:`foreground_mask` of ``target``;

@@ -24,11 +24,12 @@ has a coarse grid of ``n_c`` points (``n = 2^m − 1`` can be coarsened ``m − 
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 COARSE_KINDS = ("galerkin", "rediscretised")
 
 
-def _check_size(name: str, n, *, odd: bool = False) -> int:
+def _check_size(name: str, n: int | np.integer, *, odd: bool = False) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"{name} must be a positive integer, got {n!r}")
     if odd and (n < 3 or n % 2 == 0):
@@ -36,19 +37,19 @@ def _check_size(name: str, n, *, odd: bool = False) -> int:
     return int(n)
 
 
-def _check_omega(omega) -> float:
+def _check_omega(omega: float) -> float:
     if isinstance(omega, bool) or not isinstance(omega, (int, float, np.floating)) or not 0 < omega <= 1:
         raise ValueError(f"omega must be a number in (0, 1] (weighted Jacobi converges there), got {omega!r}")
     return float(omega)
 
 
-def _check_sweeps(name: str, sweeps) -> int:
+def _check_sweeps(name: str, sweeps: int | np.integer) -> int:
     if isinstance(sweeps, bool) or not isinstance(sweeps, (int, np.integer)) or sweeps < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {sweeps!r}")
     return int(sweeps)
 
 
-def _check_system(A, u, f) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check_system(A: ArrayLike, u: ArrayLike, f: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     A = np.asarray(A, dtype=np.float64)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
         raise ValueError(f"A must be a square matrix, got shape {A.shape}")
@@ -66,7 +67,7 @@ def _check_system(A, u, f) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def grid(n: int) -> np.ndarray:
-    """The ``n`` interior points ``x_j = j / (n + 1)``, ``j = 1 … n``."""
+    """Return the ``n`` interior points ``x_j = j / (n + 1)``, ``j = 1 … n``."""
     n = _check_size("n", n)
     return np.arange(1, n + 1) / (n + 1)
 
@@ -89,7 +90,7 @@ def fourier_mode(n: int, k: int) -> np.ndarray:
     return np.sin(np.arange(1, n + 1) * k * np.pi / (n + 1))
 
 
-def jacobi(A, u, f, sweeps: int = 1, omega: float = 2 / 3) -> np.ndarray:
+def jacobi(A: ArrayLike, u: ArrayLike, f: ArrayLike, sweeps: int = 1, omega: float = 2 / 3) -> np.ndarray:
     """``sweeps`` weighted-Jacobi sweeps ``u ← u + ω D^{-1}(f − A u)`` on ``A u = f`` (Briggs ch. 2).
 
     ``D`` is the diagonal of ``A``. ``ω = 2/3`` is the weight that damps every oscillatory mode of the Poisson
@@ -141,8 +142,8 @@ def prolongation(n_coarse: int) -> np.ndarray:
     return P
 
 
-def coarse_operator(A, kind: str = "galerkin") -> np.ndarray:
-    """The coarse-grid operator ``A_{2h}`` for a fine Poisson matrix ``A`` (Briggs ch. 5).
+def coarse_operator(A: ArrayLike, kind: str = "galerkin") -> np.ndarray:
+    """Build the coarse-grid operator ``A_{2h}`` for a fine Poisson matrix ``A`` (Briggs ch. 5).
 
     ``"galerkin"``: ``I_h^{2h} A I_{2h}^h``, defined for any ``A``. ``"rediscretised"``: the Poisson matrix of the
     coarse grid, :func:`poisson_matrix` of size ``(n − 1) / 2`` (for the Poisson matrix both agree exactly).
@@ -159,8 +160,11 @@ def coarse_operator(A, kind: str = "galerkin") -> np.ndarray:
     raise ValueError(f"kind must be one of {COARSE_KINDS}, got {kind!r}")
 
 
-def two_grid_cycle(A, u, f, nu1: int = 1, nu2: int = 1, omega: float = 2 / 3, coarse: str = "galerkin") -> np.ndarray:
-    """One two-grid correction cycle on ``A u = f`` (Briggs ch. 3):
+def two_grid_cycle(A: ArrayLike, u: ArrayLike, f: ArrayLike, nu1: int = 1, nu2: int = 1, omega: float = 2 / 3,
+                   coarse: str = "galerkin") -> np.ndarray:
+    """Run one two-grid correction cycle on ``A u = f`` and return the new iterate (Briggs ch. 3).
+
+    The cycle:
 
     1. pre-smooth: ``ν₁`` weighted-Jacobi sweeps;
     2. restrict the residual ``r^{2h} = I_h^{2h}(f − A u)`` and solve ``A_{2h} e^{2h} = r^{2h}`` exactly;
@@ -181,7 +185,7 @@ def two_grid_cycle(A, u, f, nu1: int = 1, nu2: int = 1, omega: float = 2 / 3, co
 
 
 def two_grid_matrix(n: int, nu1: int = 1, nu2: int = 1, omega: float = 2 / 3, coarse: str = "galerkin") -> np.ndarray:
-    """Error propagation matrix of :func:`two_grid_cycle` on the Poisson problem (Briggs ch. 4):
+    """Return the error propagation matrix ``TG`` of :func:`two_grid_cycle` on the Poisson problem (Briggs ch. 4).
 
     ``TG = S^{ν₂} (I − I_{2h}^h A_{2h}^{-1} I_h^{2h} A_h) S^{ν₁}`` with ``S = I − ω D^{-1} A_h``.
     The error ``e = u* − u`` after one cycle is ``TG e``.

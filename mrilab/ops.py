@@ -37,18 +37,28 @@ def ifft2c(k: torch.Tensor) -> torch.Tensor:
 
 
 def complex_to_channels(x: torch.Tensor) -> torch.Tensor:
-    """Complex ``(B, C, H, W)`` to real ``(B, 2C, H, W)``: real parts first, then imaginary parts."""
+    """Complex ``(B, C, H, W)`` to real ``(B, 2C, H, W)``: real parts first, then imaginary parts.
+
+    For a one-channel image this is a view of ``x``'s memory, whose interleaved real and imaginary parts are the
+    *channels-last* layout that CPU convolutions run fastest on; for ``C > 1`` it is a copy.
+    """
     check_tensor("x", x, ndim=4, complex_=True, finite=False)
-    return torch.cat([x.real, x.imag], dim=1)
+    batch, channels, height, width = x.shape
+    return torch.view_as_real(x).permute(0, 4, 1, 2, 3).reshape(batch, 2 * channels, height, width)
 
 
 def channels_to_complex(x: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`complex_to_channels`: real ``(B, 2C, H, W)`` to complex ``(B, C, H, W)``."""
+    """Inverse of :func:`complex_to_channels`: real ``(B, 2C, H, W)`` to complex ``(B, C, H, W)``.
+
+    A channels-last ``(B, 2, H, W)`` tensor (what a convolution returns for a channels-last input) is turned back
+    without a copy.
+    """
     check_tensor("x", x, ndim=4, complex_=False, finite=False)
-    if x.shape[1] % 2:
-        raise ValueError(f"x must have an even number of channels (real, imaginary), got {x.shape[1]}")
-    real, imag = torch.chunk(x, 2, dim=1)
-    return torch.complex(real.contiguous(), imag.contiguous())
+    batch, channels, height, width = x.shape
+    if channels % 2:
+        raise ValueError(f"x must have an even number of channels (real, imaginary), got {channels}")
+    pairs = x.reshape(batch, 2, channels // 2, height, width).permute(0, 2, 3, 4, 1)
+    return torch.view_as_complex(pairs.contiguous())
 
 
 class MRIOperator:
@@ -61,9 +71,13 @@ class MRIOperator:
     sens:
         Optional complex coil sensitivities ``(C, H, W)`` or ``(B, C, H, W)``. ``None`` means single-coil
         (``S = I``, ``C = 1``).
+
+    Every call checks shapes and dtypes only, never values, so that it never waits for the GPU; values (NaN,
+    infinity) are checked once where data enter a model (:class:`mrilab.models.base.ReconstructionModel`). A
+    tensor ``rho`` of :meth:`soft_dc` (a learned parameter) is the caller's to keep positive.
     """
 
-    def __init__(self, mask: torch.Tensor, sens: torch.Tensor | None = None):
+    def __init__(self, mask: torch.Tensor, sens: torch.Tensor | None = None) -> None:
         check_tensor("mask", mask, ndim=(2, 4), dtype=torch.bool)
         if mask.ndim == 4 and mask.shape[1] != 1:
             raise ValueError(f"mask must be (H, W) or (B, 1, H, W), got shape {tuple(mask.shape)}")
@@ -81,17 +95,18 @@ class MRIOperator:
 
     @property
     def n_coils(self) -> int:
+        """Number of coils ``C`` (1 for single-coil)."""
         return 1 if self.sens is None else self.sens.shape[1]
 
     # -- argument checks -------------------------------------------------------------------------------------
     def _check_image(self, name: str, x: torch.Tensor) -> None:
-        check_tensor(name, x, ndim=4, complex_=True)
+        check_tensor(name, x, ndim=4, complex_=True, finite=False)
         if x.shape[1] != 1 or tuple(x.shape[-2:]) != self.shape:
             raise ValueError(f"{name} must have shape (B, 1, {self.shape[0]}, {self.shape[1]}), got {tuple(x.shape)}")
         self._check_batch(name, x.shape[0])
 
     def _check_kspace(self, name: str, y: torch.Tensor) -> None:
-        check_tensor(name, y, ndim=4, complex_=True)
+        check_tensor(name, y, ndim=4, complex_=True, finite=False)
         if y.shape[1] != self.n_coils or tuple(y.shape[-2:]) != self.shape:
             raise ValueError(
                 f"{name} must have shape (B, {self.n_coils}, {self.shape[0]}, {self.shape[1]}) "
@@ -144,7 +159,8 @@ class MRIOperator:
         weight = (self.sens.abs() ** 2).sum(dim=1, keepdim=True).clamp_min(torch.finfo(x.real.dtype).eps)
         return (images * self.sens.conj()).sum(dim=1, keepdim=True) / weight
 
-    def soft_dc(self, z: torch.Tensor, y: torch.Tensor, rho, *, cg_iterations: int = 20) -> torch.Tensor:
+    def soft_dc(self, z: torch.Tensor, y: torch.Tensor, rho: float | torch.Tensor, *,
+                cg_iterations: int = 20) -> torch.Tensor:
         """Proximal data consistency ``argmin_x ||A x - y||^2 + rho ||x - z||^2``.
 
         The minimiser solves ``(A^H A + rho I) x = A^H y + rho z``. Single-coil ``A^H A = F^H M F`` is diagonal in
@@ -153,15 +169,16 @@ class MRIOperator:
         """
         self._check_image("z", z)
         self._check_kspace("y", y)
+        if not isinstance(rho, torch.Tensor) and not (isinstance(rho, (int, float)) and rho > 0):
+            raise ValueError(f"rho must be a positive number or a tensor of positive values, got {rho!r}")
         rho = torch.as_tensor(rho, dtype=z.real.dtype, device=z.device)
-        if not bool((rho > 0).all()):
-            raise ValueError(f"rho must be positive, got {rho}")
         if self.sens is None:
             k = (self.mask * y + rho * fft2c(z)) / (self.mask + rho)
             return ifft2c(k)
         return self._conjugate_gradient(self.adjoint(y) + rho * z, rho, start=z, iterations=cg_iterations)
 
-    def _conjugate_gradient(self, rhs, rho, *, start, iterations):
+    def _conjugate_gradient(self, rhs: torch.Tensor, rho: torch.Tensor, *, start: torch.Tensor,
+                            iterations: int) -> torch.Tensor:
         """Solve ``(A^H A + rho I) x = rhs`` by conjugate gradient (the system is Hermitian positive definite)."""
         x = start
         r = rhs - (self.normal(x) + rho * x)

@@ -9,11 +9,14 @@ if not matplotlib.get_backend().lower().startswith(("module://matplotlib_inline"
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 
-def to_numpy_image(x) -> np.ndarray:
-    """A ``(H, W)``, ``(1, H, W)`` or ``(1, 1, H, W)`` tensor/array as a float NumPy image: the magnitude of complex
-    input, real input unchanged (so phase maps and log-scale images keep their sign)."""
+def to_numpy_image(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Return a ``(H, W)``, ``(1, H, W)`` or ``(1, 1, H, W)`` tensor or array as a float NumPy image.
+
+    Complex input becomes its magnitude; real input is unchanged (so phase maps and log-scale images keep their sign).
+    """
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu()
         x = x.abs() if x.is_complex() else x
@@ -25,8 +28,9 @@ def to_numpy_image(x) -> np.ndarray:
     return x.astype(float)
 
 
-def show_images(images: dict, *, ncols: int | None = None, size: float = 2.6, vmax=None, cmap="gray", suptitle=None):
-    """A row (or grid) of labelled magnitude images; ``images`` maps titles to tensors/arrays."""
+def show_images(images: dict, *, ncols: int | None = None, size: float = 2.6, vmax: float | None = None,
+                cmap: str = "gray", suptitle: str | None = None) -> Figure:
+    """Draw a row (or grid) of labelled magnitude images; ``images`` maps titles to tensors or arrays."""
     n = len(images)
     ncols = ncols or n
     nrows = int(np.ceil(n / ncols))
@@ -42,8 +46,8 @@ def show_images(images: dict, *, ncols: int | None = None, size: float = 2.6, vm
     return fig
 
 
-def plot_loss_curve(history: dict, *, title: str = "training loss"):
-    """Training loss (log scale) against step from a :class:`mrilab.train.Trainer` history."""
+def plot_loss_curve(history: dict, *, title: str = "training loss") -> Figure:
+    """Draw the training loss (log scale) against the step from a :class:`mrilab.train.Trainer` history."""
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.plot(history["step"], history["loss"])
     ax.set_yscale("log")
@@ -56,16 +60,16 @@ def plot_loss_curve(history: dict, *, title: str = "training loss"):
 
 
 def psf(mask: torch.Tensor) -> torch.Tensor:
-    """Point-spread function of a sampling mask: ``|F^H M 1|`` normalised to a peak of 1."""
+    """Return the point-spread function of a sampling mask: ``|F^H M 1|`` normalised to a peak of 1."""
     from .ops import ifft2c
 
     response = ifft2c(mask.to(torch.complex64)).abs()
     return response / response.max()
 
 
-def reconstruction_grid(reconstructions: dict, target: torch.Tensor, *, size: float = 2.3, percentile: float = 99.0,
-                        ncols: int | None = None):
-    """Reconstructions (top) and their error maps ``||x| − |x*||`` (below), titled with their PSNR in the head mask.
+def reconstruction_grid(reconstructions: dict, target: torch.Tensor, *, size: float = 2.3,
+                        percentile: float = 99.0) -> Figure:
+    """Draw reconstructions (top) and their error maps ``||x| − |x*||`` (below), titled with their head-mask PSNR.
 
     The error maps share one colour scale: the ``percentile`` of all methods' errors inside the head mask of the
     clean ``target`` (a fixed scale saturates at the skull and makes every method look alike).

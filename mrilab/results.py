@@ -7,10 +7,11 @@ Schema (``mrilab-results-v2``)::
       "chapter": "ista_train",          # file stem of the chapter that wrote it
       "profile": "demo",                # smoke | demo | full
       "device": "cpu",                  # where the numbers were computed
-      "machine": {...},                 # mrilab.train.machine_info()
+      "machine": {...},                 # mrilab.runtime.machine_info()
       "rows": [
         {
           "method": "ISTA-Net+",        # display name
+          "profile": "demo", "device": "cpu",   # stamped on every row by write_results
           "variant": null,              # e.g. an ablation's name
           "experiment": null,           # null: the chapter's main table; else e.g. "ood", "untrained_ratio"
           "dataset": "brain-demo",      # which data
@@ -31,17 +32,20 @@ Schema (``mrilab-results-v2``)::
 
 Means and 95 % confidence intervals are over slice *positions* (:mod:`mrilab.stats`); ``per_slice`` keeps every
 slice's scores so that another chapter can compare against a row *paired* (:func:`slice_rows`). Files live in
-``$MRILAB_RESULTS`` (default ``./results``) as ``{profile}/{chapter}.json``.
+:func:`mrilab.runtime.results_dir` as ``{profile}/{chapter}.json``; a row belongs to exactly one file (a chapter
+reads another chapter's rows, it never copies them), and :func:`load_all` merges the files of a profile.
+:func:`table` renders rows as Markdown for the chapters and the README.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 from . import stats
+from .io import atomic_write
+from .runtime import machine_info, results_dir
 
 SCHEMA = "mrilab-results-v2"
 METRICS = ("psnr", "ssim", "hfen")
@@ -54,14 +58,10 @@ REQUIRED = (
 _NUMBERS = (*(f"{m}_{s}" for m in METRICS for s in ("mean", "ci_low", "ci_high")), "parameters", "seconds_per_slice")
 
 
-def results_dir() -> Path:
-    return Path(os.environ.get("MRILAB_RESULTS", "results"))
-
-
 def results_row(method: str, rows: list[dict], *, dataset: str, split: str, mask: str, ratio: float,
                 parameters: int, contrast: str = "T1w", coils: int = 1, reference: str | None = None,
                 experiment: str | None = None, variant: str | None = None, scoring: str = "foreground",
-                **extra) -> dict:
+                **extra: object) -> dict:
     """One table row from the per-slice ``rows`` of :func:`mrilab.evaluation.evaluate`."""
     if not rows:
         raise ValueError(f"rows for {method!r} is empty: evaluate the method first")
@@ -79,13 +79,14 @@ def results_row(method: str, rows: list[dict], *, dataset: str, split: str, mask
 
 
 def slice_rows(row: dict) -> list[dict]:
-    """The per-slice rows stored in a results row, in :func:`mrilab.evaluation.evaluate`'s form (no timing)."""
+    """Return the per-slice rows stored in a results row, in :func:`mrilab.evaluation.evaluate`'s form (no timing)."""
     per_slice = row["per_slice"]
     return [{"index": index, "position": position, **{m: per_slice[m][k] for m in METRICS}}
             for k, (index, position) in enumerate(zip(per_slice["index"], per_slice["position"], strict=True))]
 
 
 def validate_row(row: dict) -> None:
+    """Raise ``ValueError`` when ``row`` lacks a required key or a number is not a number."""
     missing = [k for k in REQUIRED if k not in row]
     if missing:
         raise ValueError(f"results row for {row.get('method')!r} is missing keys {missing}")
@@ -95,11 +96,10 @@ def validate_row(row: dict) -> None:
 
 
 def write_results(chapter: str, rows: list[dict], *, profile: str, device: str) -> Path:
-    """Validate and write a chapter's results (atomically)."""
-    from .train import machine_info
-
+    """Stamp every row with ``profile`` and ``device``, validate, and write a chapter's results (atomically)."""
     if not rows:
         raise ValueError("rows is empty: a results file needs at least one row")
+    rows = [{**row, "profile": profile, "device": device} for row in rows]
     for row in rows:
         validate_row(row)
     keys = [_identity(row) for row in rows]
@@ -107,18 +107,14 @@ def write_results(chapter: str, rows: list[dict], *, profile: str, device: str) 
     if duplicates:
         raise ValueError(f"rows must be unique per (method, variant, experiment, split, contrast, coils, reference, "
                          f"mask, ratio, scoring); duplicated: {sorted(duplicates, key=str)[:3]}")
-    path = results_dir() / profile / f"{chapter}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"schema": SCHEMA, "chapter": chapter, "profile": profile, "device": device,
-               "machine": machine_info(), "rows": rows}  # fmt: skip
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=1))
-    os.replace(tmp, path)
-    return path
+               "machine": machine_info(), "rows": rows}
+    return atomic_write(results_dir() / profile / f"{chapter}.json", json.dumps(payload, indent=1))
 
 
-def read_results(chapter: str, profile: str) -> dict:
-    path = results_dir() / profile / f"{chapter}.json"
+def read_results(chapter: str, profile: str, directory: str | Path | None = None) -> dict:
+    """Return the results payload a chapter wrote for ``profile`` (from ``directory``, default :func:`results_dir`)."""
+    path = Path(directory or results_dir()) / profile / f"{chapter}.json"
     if not path.exists():
         raise FileNotFoundError(f"no results for chapter {chapter!r} in profile {profile!r} at {path}; run the chapter")
     payload = json.loads(path.read_text())
@@ -127,14 +123,39 @@ def read_results(chapter: str, profile: str) -> dict:
     return payload
 
 
+def load_all(profile: str, directory: str | Path | None = None) -> dict:
+    """Merge every chapter's results of ``profile`` into one payload whose rows carry their ``chapter``.
+
+    A row identified by the same (method, variant, experiment, split, contrast, coils, reference, mask, ratio,
+    scoring) in two files is a conflict, since no chapter may copy another's rows: it raises ``ValueError``.
+    """
+    folder = Path(directory or results_dir()) / profile
+    paths = sorted(folder.glob("*.json"))
+    if not paths:
+        raise FileNotFoundError(f"no results files for profile {profile!r} in {folder}; run the chapters first")
+    rows, owner = [], {}
+    for path in paths:
+        payload = read_results(path.stem, profile, directory or results_dir())
+        for row in payload["rows"]:
+            key = _identity(row)
+            if key in owner:
+                raise ValueError(f"row {key} is in both {owner[key]} and {path.stem}: a chapter must read another "
+                                 "chapter's rows, not copy them")
+            owner[key] = path.stem
+            rows.append({**row, "chapter": path.stem})
+    return {"schema": SCHEMA, "chapter": "+".join(p.stem for p in paths), "profile": profile, "rows": rows}
+
+
 def _identity(row: dict) -> tuple:
     return tuple(row.get(k) for k in ("method", "variant", "experiment", "split", "contrast", "coils", "reference",
                                       "mask", "ratio", "scoring"))
 
 
-def find_row(payload: dict, method: str, ratio: float, **match) -> dict:
-    """The one row of ``payload`` for ``method`` at ``ratio`` whose other keys equal ``match`` (``experiment``
-    defaults to ``None``, the main table)."""
+def find_row(payload: dict, method: str, ratio: float, **match: object) -> dict:
+    """Return the one row of ``payload`` for ``method`` at ``ratio`` whose other keys equal ``match``.
+
+    ``experiment`` defaults to ``None``, the main table.
+    """
     match = {"experiment": None, **match}
     found = [row for row in payload["rows"] if row["method"] == method and math.isclose(row["ratio"], ratio)
              and all(row.get(k) == v for k, v in match.items())]
@@ -144,9 +165,12 @@ def find_row(payload: dict, method: str, ratio: float, **match) -> dict:
     return found[0]
 
 
-def markdown_table(payload: dict, *, metric: str = "psnr", experiment: str | None = None, time: bool = True) -> str:
-    """A chapter's table as Markdown: one row per method, the mean of ``metric`` with its 95 % CI over positions per
-    ratio (joined by no-break spaces, so that a narrow page does not split a cell), and the mean time per slice.
+def table(payload: dict | list[dict], *, metric: str = "psnr", experiment: str | None = None,
+          time: bool = True) -> str:
+    """Render results rows (a payload or a list of rows) as one Markdown table.
+
+    One line per method, per ratio the mean of ``metric`` with its 95 % CI over positions (joined by no-break spaces,
+    so that a narrow page does not split a cell), and the mean time per slice.
 
     ``experiment`` selects rows by their ``experiment`` key (``None``: the main table). Methods keep the order in
     which the chapter wrote them, except that a ceiling row comes last; a method with several variants gets one line
@@ -154,13 +178,14 @@ def markdown_table(payload: dict, *, metric: str = "psnr", experiment: str | Non
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
-    rows = [row for row in payload["rows"] if row.get("experiment") == experiment]
+    source = payload if isinstance(payload, list) else payload["rows"]
+    rows = [row for row in source if row.get("experiment") == experiment]
     if not rows:
-        raise ValueError(f"{payload.get('chapter')!r} has no rows with experiment={experiment!r}")
+        raise ValueError(f"no rows with experiment={experiment!r} to tabulate")
     digits = 2 if metric == "psnr" else 3
     ratios = sorted({row["ratio"] for row in rows})
 
-    def name(row):
+    def name(row: dict) -> str:
         return row["method"] if row.get("variant") is None else f"{row['method']} ({row['variant']})"
 
     methods = sorted(dict.fromkeys(name(row) for row in rows), key=lambda m: "(ceiling)" in m)  # ceiling last

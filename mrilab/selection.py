@@ -17,10 +17,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from . import recipes
 from .data import SliceDataset
 from .evaluation import evaluate
+from .io import atomic_write
+from .recipes import cgpd_csnet, ista_net
+from .runtime import machine_info, runs_dir
 from .stats import summarize
 
 RECORDS = Path(__file__).resolve().parent / "records"
@@ -61,38 +64,39 @@ METHOD_NAMES = {"ista_net": "ISTA-Net+", "cgpd_csnet": "CGPD-CSNet", "cgpd_ablat
 
 
 def record_path(method: str, profile: str) -> Path:
+    """Return the path of the committed selection record of ``method`` in ``profile``."""
     return RECORDS / f"selection_{profile}_{method}.json"
 
 
 def _models(method: str, profile: str, overrides: dict, seed: int,
-            ratios: tuple = recipes.ISTA_NET_RATIOS) -> tuple[dict, float]:
-    """``({ratio: model}, training seconds)`` of one candidate (trained, or loaded from its finished run); ISTA-Net+
-    trains its warm-started series up to the last of ``ratios``."""
+            ratios: tuple = ista_net.RATIOS) -> tuple[dict, float]:
+    """Return ``({ratio: model}, training seconds)`` of one candidate (trained, or loaded from its finished run).
+
+    ISTA-Net+ trains its warm-started series up to the last of ``ratios``.
+    """
     if method == "ista_net":
-        trained = {r: recipes.train_ista_net(profile, r, seed=seed, schedule=overrides, progress=False)
-                   for r in ratios}
+        trained = {r: ista_net.train(profile, r, seed=seed, schedule=overrides, progress=False) for r in ratios}
         return {r: m for r, (m, _) in trained.items()}, sum(h["seconds"] for _, h in trained.values())
     if method == "cgpd_ablation":
-        model, history = recipes.train_cgpd(profile, "ablation_f", ratios=ABLATION_RATIOS, setting="ablation",
-                                            seed=seed, progress=False, steps=overrides["steps"])
+        model, history = cgpd_csnet.train(profile, "ablation_f", ratios=ABLATION_RATIOS, setting="ablation",
+                                          seed=seed, progress=False, steps=overrides["steps"])
         return dict.fromkeys(ABLATION_RATIOS, model), history["seconds"]
-    model, history = recipes.train_cgpd(profile, "multi_ratio", ratios=recipes.ISTA_NET_RATIOS, seed=seed,
-                                        progress=False, steps=overrides["steps"],
-                                        train_overrides={"batch_size": overrides["batch_size"]})
+    model, history = cgpd_csnet.train(profile, "multi_ratio", ratios=ista_net.RATIOS, seed=seed, progress=False,
+                                      steps=overrides["steps"], train_overrides={"batch_size": overrides["batch_size"]})
     return dict.fromkeys(ratios, model), history["seconds"]
 
 
 def validation_psnr(models: dict, profile: str) -> dict[float, float]:
-    """Mean validation PSNR (over positions, clean target, head mask) of each ratio's model."""
+    """Return the mean validation PSNR (over positions, clean target, head mask) of each ratio's model."""
     return {r: summarize(evaluate(model, SliceDataset(profile, "val", "T1w", ratios=(r,)), device="cpu"),
                          metrics=("psnr",))["psnr_mean"] for r, model in models.items()}
 
 
 def select(method: str, profile: str = "demo") -> dict:
-    """Train every candidate of ``method``, choose by :data:`RULE`, retrain the choice with :data:`SEEDS`; write and
-    return the record."""
-    from .train import machine_info
+    """Train every candidate of ``method``, choose by :data:`RULE`, retrain the choice with :data:`SEEDS`.
 
+    The record is written to :func:`record_path` and returned.
+    """
     if method not in CANDIDATES:
         raise ValueError(f"method must be one of {tuple(CANDIDATES)}, got {method!r}")
     candidates = CANDIDATES[method].get(profile)
@@ -118,22 +122,17 @@ def select(method: str, profile: str = "demo") -> dict:
               "tolerance_db": TOLERANCE_DB, "candidates": tried, "chosen": chosen["name"], "seed_repeats": repeats,
               "kernel_order": kernel_order_repeat(method, profile, chosen) if method == KERNEL_ORDER_METHOD else None,
               "machine": machine_info(), "written": time.strftime("%Y-%m-%d")}
-    path = record_path(method, profile)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    os.replace(tmp, path)
+    atomic_write(record_path(method, profile), json.dumps(record, indent=1) + "\n")
     return record
 
 
 def kernel_order_repeat(method: str, profile: str, chosen: dict, *, threads: int = 1) -> dict:
-    """The chosen recipe's first model (seed 0) retrained with ``threads`` CPU threads, and its validation PSNR next
-    to the original's: the same seed with the kernels summing in another order, as on another processor."""
-    import torch
+    """Retrain the chosen recipe's first model (seed 0) with ``threads`` CPU threads and score it on validation.
 
-    from .profiles import runs_dir
-
-    ratio = recipes.ISTA_NET_RATIOS[0]
+    Next to the original's PSNR this is the same seed with the kernels summing in another order, as on another
+    processor.
+    """
+    ratio = ista_net.RATIOS[0]
     before, environment = torch.get_num_threads(), os.environ.get("MRILAB_RUNS")
     os.environ["MRILAB_RUNS"] = str(runs_dir(profile, "selection", f"threads{threads}"))
     torch.set_num_threads(threads)
@@ -151,7 +150,7 @@ def kernel_order_repeat(method: str, profile: str, chosen: dict, *, threads: int
 
 
 def load_record(method: str, profile: str = "demo") -> dict:
-    """The committed selection record of ``method`` (``"ista_net"`` or ``"cgpd_csnet"``) in ``profile``."""
+    """Return the committed selection record of ``method`` (``"ista_net"`` or ``"cgpd_csnet"``) in ``profile``."""
     path = record_path(method, profile)
     if not path.exists():
         raise FileNotFoundError(f"no selection record {path}; run `python benchmarks/select_recipe.py "
@@ -160,7 +159,7 @@ def load_record(method: str, profile: str = "demo") -> dict:
 
 
 def record_table(record: dict) -> str:
-    """Markdown: every candidate's validation PSNR per ratio, its training time, and which was chosen."""
+    """Render every candidate's validation PSNR per ratio, its training time and the choice as Markdown."""
     ratios = list(record["candidates"][0]["val_psnr"])
     lines = ["| candidate (seed 0) | " + " | ".join(f"{100 * float(r):g} %" for r in ratios)
              + " | mean | training (wall time) |", "|---" * (len(ratios) + 3) + "|"]
@@ -172,8 +171,10 @@ def record_table(record: dict) -> str:
 
 
 def kernel_order_shift(record: dict | None = None) -> str:
-    """One sentence on how far the same seed moved with another thread count (from the record of
-    :data:`KERNEL_ORDER_METHOD` when ``record`` has no such measurement)."""
+    """Return one sentence on how far the same seed moved with another thread count.
+
+    The measurement comes from the record of :data:`KERNEL_ORDER_METHOD` when ``record`` has none.
+    """
     k = (record or {}).get("kernel_order") or load_record(KERNEL_ORDER_METHOD, "demo")["kernel_order"]
     return (f"ISTA-Net+ {100 * k['ratio']:g} % model, seed 0: validation PSNR {k['original_val_psnr']:.2f} dB with "
             f"{k['original_threads']} threads, {k['val_psnr']:.2f} dB with {k['threads']} "
@@ -181,7 +182,7 @@ def kernel_order_shift(record: dict | None = None) -> str:
 
 
 def seed_spread(record: dict) -> dict[str, float]:
-    """Per ratio, the range (max − min, dB) of the chosen recipe's validation PSNR over seed 0 and the repeats."""
+    """Return per ratio the range (max − min, dB) of the chosen recipe's validation PSNR over all its seeds."""
     chosen = next(c for c in record["candidates"] if c["name"] == record["chosen"])
     runs = [chosen["val_psnr"], *(r["val_psnr"] for r in record["seed_repeats"])]
     return {ratio: max(run[ratio] for run in runs) - min(run[ratio] for run in runs) for ratio in chosen["val_psnr"]}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -41,7 +42,8 @@ def per_position(rows: list[dict], metric: str) -> dict[str, float]:
     return {label: float(np.mean(values)) for label, values in groups.items()}
 
 
-def bootstrap_ci(values, *, confidence: float = CONFIDENCE, seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(values: Sequence[float] | np.ndarray, *, confidence: float = CONFIDENCE,
+                 seed: int = 0) -> tuple[float, float]:
     """BCa bootstrap confidence interval of the mean of independent ``values`` (resampled with replacement).
 
     With fewer than three values, or values that are all equal, there is nothing to resample: the interval is
@@ -66,9 +68,12 @@ def bootstrap_ci(values, *, confidence: float = CONFIDENCE, seed: int = 0) -> tu
     return float(low), float(high)
 
 
-def summarize(rows: list[dict], metrics=METRICS) -> dict:
-    """Per metric: ``{metric}_mean``, ``{metric}_ci_low``, ``{metric}_ci_high`` over positions; also ``n_slices``,
-    ``n_positions`` and ``seconds_mean`` (mean time per slice) when rows carry ``seconds``."""
+def summarize(rows: list[dict], metrics: Sequence[str] = METRICS) -> dict:
+    """Summarise per-slice ``rows``: the mean of each metric over positions with its confidence interval.
+
+    Per metric: ``{metric}_mean``, ``{metric}_ci_low``, ``{metric}_ci_high`` over positions; also ``n_slices``,
+    ``n_positions`` and ``seconds_mean`` (mean time per slice) when rows carry ``seconds``.
+    """
     out = {"n_slices": len(rows)}
     for metric in metrics:
         values = list(per_position(rows, metric).values())
@@ -94,13 +99,17 @@ class PairedComparison:
 
     @property
     def resolved(self) -> bool:
-        """Whether the confidence interval of the mean difference excludes zero (on at least :data:`MIN_POSITIONS`
-        positions) and, for models trained with several seeds, every seed's difference has the mean's sign."""
+        """Whether the difference is resolved.
+
+        Resolved means that the confidence interval of the mean difference excludes zero (on at least
+        :data:`MIN_POSITIONS` positions) and, for models trained with several seeds, every seed's difference has the
+        mean's sign.
+        """
         seeds_agree = all(np.sign(d) == np.sign(self.mean) for d in self.seed_differences)
         return self.n_positions >= MIN_POSITIONS and (self.ci_low > 0 or self.ci_high < 0) and seeds_agree
 
     def better(self) -> bool | None:
-        """``True`` if *a* is better, ``False`` if *b* is, ``None`` if the difference is not resolved."""
+        """Return ``True`` if *a* is better, ``False`` if *b* is, ``None`` if the difference is not resolved."""
         if not self.resolved:
             return None
         return (self.mean > 0) == HIGHER_IS_BETTER.get(self.metric, True)
@@ -153,7 +162,7 @@ def paired_over_seeds(runs_a: list[list[dict]], runs_b: list[list[dict]], metric
         if len(runs) not in (1, n_seeds):
             raise ValueError(f"{name} must hold 1 or {n_seeds} runs, got {len(runs)}")
 
-    def mean_over_runs(runs):
+    def mean_over_runs(runs: list[list[dict]]) -> list[dict]:
         return [dict(row, **{metric: float(np.mean([run[i][metric] for run in runs]))})
                 for i, row in enumerate(runs[0])]
 
@@ -169,8 +178,11 @@ def paired_over_seeds(runs_a: list[list[dict]], runs_b: list[list[dict]], metric
 
 
 def paired_table(rows_a: dict, rows_b: dict, a: str, b: str, *, metric: str = "psnr", digits: int = 2) -> str:
-    """Markdown table of :func:`paired` comparisons ``a − b``, one line per key (e.g. the sampling ratio) that both
-    ``rows_a`` and ``rows_b`` (``{key: per-slice rows}``) hold: mean difference, 95 % CI, Wilcoxon p and verdict."""
+    """Tabulate :func:`paired` comparisons ``a − b`` in Markdown.
+
+    One line per key (e.g. the sampling ratio) that both ``rows_a`` and ``rows_b`` (``{key: per-slice rows}``) hold:
+    mean difference, 95 % CI, Wilcoxon p and verdict.
+    """
     keys = [key for key in rows_a if key in rows_b]
     if not keys:
         raise ValueError(f"rows_a and rows_b share no key: {sorted(rows_a, key=str)} vs {sorted(rows_b, key=str)}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -27,7 +26,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .data.batching import collate, to_device
+from .io import atomic_path, atomic_write
+from .models.base import reconstruct
 from .models.registry import build_model
+from .runtime import resolve_device
 
 CHECKPOINT_FORMAT = "mrilab-checkpoint-v1"
 
@@ -48,7 +51,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -65,55 +68,15 @@ class TrainConfig:
         return self.lr_min + 0.5 * (self.lr - self.lr_min) * (1 + math.cos(math.pi * step / self.steps))
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU; any other value is passed to ``torch.device``."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(device)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and torch's generators (all devices)."""
-    import random
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def collate(samples: list[dict]) -> dict:
-    """Batch sample dicts: tensors are stacked along a new first dimension, numbers (``"index"``) become a tensor."""
-    if not samples:
-        raise ValueError("samples must be a non-empty list of sample dicts")
-    keys = samples[0].keys()
-    for sample in samples[1:]:
-        if sample.keys() != keys:
-            raise ValueError(f"samples must all have the same keys, got {sorted(keys)} and {sorted(sample.keys())}")
-    return {key: torch.stack([s[key] for s in samples]) if isinstance(samples[0][key], torch.Tensor)
-            else torch.tensor([s[key] for s in samples]) for key in keys}
-
-
-def to_device(batch: dict, device: torch.device) -> dict:
-    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-
-
-def reconstruct(model: nn.Module, batch: dict) -> torch.Tensor:
-    """Call ``model`` with the book's calling convention on a batch dict."""
-    return model(batch["kspace"], batch["mask"], ratio=batch.get("ratio"), reference=batch.get("reference"))
-
-
 def default_loss(model: nn.Module, batch: dict) -> torch.Tensor:
-    """The model's own ``training_loss`` if it defines one, else ℓ1 between complex output and target."""
+    """Return the model's own ``training_loss`` if it defines one, else ℓ1 between complex output and target."""
     if hasattr(model, "training_loss"):
         return model.training_loss(batch)
     return (reconstruct(model, batch) - batch["target"]).abs().mean()
 
 
 def parameter_count(model: nn.Module) -> int:
+    """Return the number of trainable parameters of ``model``."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -128,12 +91,12 @@ class Trainer:
     def __init__(
         self,
         model: nn.Module,
-        dataset,
+        dataset: torch.utils.data.Dataset,
         out_dir: str | os.PathLike,
         config: TrainConfig | None = None,
         *,
         loss_fn: Callable[[nn.Module, dict], torch.Tensor] | None = None,
-    ):
+    ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if not hasattr(model, "config"):
@@ -152,11 +115,12 @@ class Trainer:
 
     @property
     def checkpoint_path(self) -> Path:
+        """Path of the checkpoint, ``out_dir/checkpoint.pt``."""
         return self.out_dir / "checkpoint.pt"
 
     # -- batches -------------------------------------------------------------------------------------------------
     def batch(self, step: int) -> dict:
-        """The batch of ``step``: a pure function of ``(seed, step)``."""
+        """Return the batch of ``step``: a pure function of ``(seed, step)``."""
         size = self.config.batch_size
         indices = np.random.default_rng([self.config.seed, step]).integers(len(self.dataset), size=size)
         samples = [self.dataset[(int(i), step * size + j)] for j, i in enumerate(indices)]
@@ -164,6 +128,7 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------------------------------
     def state(self) -> dict:
+        """Return the checkpoint dictionary: model name, config and weights, optimiser state, step, history."""
         return {
             "format": CHECKPOINT_FORMAT,
             "model_name": type(self.model).__name__,
@@ -176,10 +141,9 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> Path:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.checkpoint_path.with_suffix(".pt.tmp")
-        torch.save(self.state(), tmp)
-        os.replace(tmp, self.checkpoint_path)
+        """Write :meth:`state` atomically to :attr:`checkpoint_path` and return that path."""
+        with atomic_path(self.checkpoint_path) as tmp:
+            torch.save(self.state(), tmp)
         return self.checkpoint_path
 
     def resume(self) -> bool:
@@ -246,8 +210,8 @@ class Trainer:
         return self.history
 
     def write_history(self) -> None:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / "history.json").write_text(json.dumps(self.history, indent=1))
+        """Write the history to ``history.json`` and, once a loss is logged, its curve to ``loss.png``."""
+        atomic_write(self.out_dir / "history.json", json.dumps(self.history, indent=1))
         if self.history["step"]:
             from .plots import plot_loss_curve
 
@@ -258,7 +222,7 @@ class Trainer:
             plt.close(fig)
 
 
-def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
     """Read a checkpoint written by :class:`Trainer` (``weights_only=True``) and check its format."""
     path = Path(path)
     if not path.exists():
@@ -278,22 +242,9 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> nn.Module:
 
 
 def train_config_from_dict(values: dict) -> TrainConfig:
+    """Build a :class:`TrainConfig` from a dict, rejecting unknown field names."""
     known = {f.name for f in fields(TrainConfig)}
     unknown = set(values) - known
     if unknown:
         raise ValueError(f"unknown TrainConfig fields {sorted(unknown)}; known fields: {sorted(known)}")
     return TrainConfig(**values)
-
-
-def machine_info() -> dict:
-    """Where a measurement was taken: platform, CPU count, torch version, GPU name if any."""
-    info = {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-    }
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info

@@ -13,16 +13,16 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
+from matplotlib.figure import Figure
 
 from . import metrics
-from .masks import mask_from_name, sampling_ratio
+from .masks import MASK_KINDS, mask_from_name, sampling_ratio
 from .ops import MRIOperator
 from .plots import psf, to_numpy_image
 
-MASK_KINDS = ("cartesian", "equispaced", "random2d", "radial")
 
-
-def mask_figure(image: torch.Tensor, kind: str, ratio: float, center_fraction: float | None = None, seed: int = 0):
+def mask_figure(image: torch.Tensor, kind: str, ratio: float, center_fraction: float | None = None,
+                seed: int = 0) -> Figure:
     """Mask, log-PSF and zero-filled reconstruction of ``image`` ``(1, 1, H, W)``, with PSNR/SSIM in the title."""
     shape = tuple(image.shape[-2:])
     if kind in ("cartesian", "equispaced") and center_fraction is not None:
@@ -49,7 +49,7 @@ def mask_figure(image: torch.Tensor, kind: str, ratio: float, center_fraction: f
 
 
 def interactive() -> bool:
-    """False while the book is built in batch (``MRILAB_STATIC=1``)."""
+    """Return whether the explorers are live: False while the book is built in batch (``MRILAB_STATIC=1``)."""
     return os.environ.get("MRILAB_STATIC") != "1"
 
 
@@ -63,7 +63,7 @@ def mask_explorer(image: torch.Tensor) -> widgets.Widget | None:
     centre = widgets.FloatSlider(value=0.08, min=0.0, max=0.3, step=0.01, description="centre (1-D)")
     seed = widgets.IntSlider(value=0, min=0, max=9, description="seed")
 
-    def redraw(*_):
+    def redraw(*_: object) -> None:
         with output:
             output.clear_output(wait=True)
             fig = mask_figure(image, kind.value, ratio.value, centre.value, seed.value)
@@ -77,13 +77,13 @@ def mask_explorer(image: torch.Tensor) -> widgets.Widget | None:
 
 
 def stage_explorer(stages: list[torch.Tensor], target: torch.Tensor, *, title: str = "stage") -> widgets.Widget | None:
-    """A slider over a network's stage outputs, each shown next to its error map and PSNR."""
+    """Build a slider over a network's stage outputs, each shown next to its error map and PSNR."""
     if not interactive():
         return None
     output = widgets.Output()
     slider = widgets.IntSlider(value=len(stages), min=1, max=len(stages), description=title)
 
-    def redraw(*_):
+    def redraw(*_: object) -> None:
         with output:
             output.clear_output(wait=True)
             x = stages[slider.value - 1]

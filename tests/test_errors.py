@@ -43,11 +43,11 @@ def test_operator_rejects_sensitivities_of_other_size():
         ops.MRIOperator(MASK, coils.birdcage_maps(4, (8, 8)))
 
 
-def test_operator_rejects_non_finite_input():
+def test_fft_and_operator_never_wait_for_values():
+    """Shapes are checked on every call, values only at a model's boundary: a NaN passes through the operator."""
     bad = X.clone()
     bad[0, 0, 0, 0] = float("nan")
-    with pytest.raises(ValueError, match="x contains NaN"):
-        ops.MRIOperator(MASK).forward(bad)
+    assert bool(ops.MRIOperator(MASK).forward(bad).isnan().any())
 
 
 def test_operator_rejects_batch_mismatch_with_mask():
@@ -58,7 +58,7 @@ def test_operator_rejects_batch_mismatch_with_mask():
 
 def test_soft_dc_rejects_non_positive_rho():
     op = ops.MRIOperator(MASK)
-    with pytest.raises(ValueError, match="rho must be positive"):
+    with pytest.raises(ValueError, match="rho must be a positive number"):
         op.soft_dc(X, op.forward(X), 0.0)
 
 

@@ -10,7 +10,7 @@ from scipy import stats as scipy_stats
 from mrilab import metrics, stats
 from mrilab.data import SliceDataset
 from mrilab.evaluation import evaluate, noisy_reference
-from mrilab.results import find_row, markdown_table, results_row, slice_rows
+from mrilab.results import find_row, results_row, slice_rows, table
 
 
 def disc(size=64, radius=20, hole=6):
@@ -126,13 +126,13 @@ def test_results_rows_carry_intervals_and_per_slice_scores():
     assert [r["psnr"] for r in slice_rows(row)] == [r["psnr"] for r in rows]
     payload = {"chapter": "c", "rows": [row]}
     assert find_row(payload, "TV", 0.2) is row
-    assert "[" in markdown_table(payload) and "20 %" in markdown_table(payload, metric="ssim")
+    assert "[" in table(payload) and "20 %" in table(payload, metric="ssim")
     with pytest.raises(KeyError, match="expected one row"):
         find_row(payload, "TV", 0.3)
 
 
 def test_lambda_search_widens_past_an_edge(smoke_dataset_root):
-    from mrilab.recipes import tune_lambda
+    from mrilab.recipes.classical import tune_lambda
 
     tuning = SliceDataset("smoke", "val", "T1w", ratios=(0.3,), max_slices=2, root=smoke_dataset_root)
     with pytest.warns(UserWarning, match="on the edge"):

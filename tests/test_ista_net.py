@@ -1,10 +1,9 @@
-import json
 
 import pytest
 import torch
 
 from mrilab.masks import cartesian_mask
-from mrilab.models import ISTANetPlus, build_model
+from mrilab.models import ISTANetPlus
 from mrilab.ops import MRIOperator
 
 N = 32
@@ -30,16 +29,6 @@ def small_model(**kwargs) -> ISTANetPlus:
     return ISTANetPlus(**{"n_phases": 3, "n_filters": 8, **kwargs})
 
 
-def test_output_shapes_and_stages():
-    data = batch()
-    model = small_model()
-    x = model(data["kspace"], data["mask"])
-    assert x.shape == (2, 1, N, N) and x.dtype == torch.complex64
-    x2, stages = model(data["kspace"], data["mask"], ratio=0.3, return_stages=True)
-    assert len(stages) == 3 and all(s.shape == (2, 1, N, N) for s in stages)
-    assert torch.equal(stages[-1], x2) and torch.allclose(x, x2)
-
-
 def test_per_sample_masks_are_accepted():
     data = batch()
     masks = torch.stack([cartesian_mask((N, N), 0.3, seed=s) for s in range(2)])[:, None]
@@ -53,25 +42,6 @@ def test_parameter_count_matches_formula():
     assert count == 9 * (2 * 2 * 32 * 9 + 4 * 32 * 32 * 9 + 2) == ISTANetPlus.parameter_count() == 342_162
     small = small_model(kernel_size=5)
     assert sum(p.numel() for p in small.parameters()) == ISTANetPlus.parameter_count(3, 8, 5)
-
-
-def test_registry_and_json_config_rebuild_the_model():
-    model = small_model(gamma=0.05)
-    config = json.loads(json.dumps(model.config))
-    rebuilt = build_model("ISTANetPlus", config)
-    rebuilt.load_state_dict(model.state_dict())
-    data = batch(1)
-    assert torch.equal(rebuilt(data["kspace"], data["mask"]), model(data["kspace"], data["mask"]))
-    assert rebuilt.gamma == 0.05
-
-
-def test_training_loss_is_finite_and_reaches_every_parameter():
-    model = small_model()
-    loss = model.training_loss(batch())
-    assert loss.ndim == 0 and torch.isfinite(loss)
-    loss.backward()
-    for name, parameter in model.named_parameters():
-        assert parameter.grad is not None and bool(parameter.grad.abs().sum() > 0), name
 
 
 def test_symmetry_term_is_weighted_by_gamma():
@@ -98,21 +68,9 @@ def test_a_few_adam_steps_reduce_the_loss():
     assert losses[-1] < 0.7 * losses[0]
 
 
-def test_bad_inputs_raise_clear_errors():
+def test_bad_training_batches_and_settings_raise_clear_errors():
     data = batch(1)
     model = small_model()
-    with pytest.raises(TypeError, match="kspace must be a complex"):
-        model(data["kspace"].real, data["mask"])
-    with pytest.raises(ValueError, match="kspace must have 4 dimensions"):
-        model(data["kspace"][0], data["mask"])
-    with pytest.raises(ValueError, match="kspace must be single-coil"):
-        model(data["kspace"].repeat(1, 2, 1, 1), data["mask"])
-    with pytest.raises(ValueError, match="mask has spatial size"):
-        model(data["kspace"], cartesian_mask((N, N + 2), 0.3))
-    with pytest.raises(TypeError, match="mask must have dtype"):
-        model(data["kspace"], data["mask"].float())
-    with pytest.raises(ValueError, match="mask must be"):
-        model(data["kspace"], data["mask"].expand(3, 1, N, N))
     with pytest.raises(KeyError, match="target"):
         model.training_loss({"kspace": data["kspace"], "mask": data["mask"]})
     with pytest.raises(ValueError, match="target must have shape"):

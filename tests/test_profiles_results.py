@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from mrilab.profiles import pick, resolve_profile, runs_dir
-from mrilab.results import SCHEMA, markdown_table, read_results, results_row, write_results
+from mrilab.results import SCHEMA, load_all, read_results, results_row, table, write_results
+from mrilab.runtime import pick, resolve_profile, runs_dir
 
 ROWS = [{"index": i, "position": f"axial {i}", "psnr": 30.0 + i, "ssim": 0.9, "hfen": 0.2, "nmse": 0.01,
          "seconds": 0.01} for i in range(3)]
@@ -14,7 +14,7 @@ def test_environment_overrides_the_parameter(monkeypatch):
     assert resolve_profile("full") == "smoke"
     monkeypatch.delenv("MRILAB_PROFILE")
     assert resolve_profile("demo") == "demo"
-    assert resolve_profile("auto") in ("demo", "full")
+    assert resolve_profile("auto") == "demo"  # everywhere, with or without a GPU: full is asked for by name
 
 
 def test_bad_profiles_are_named(monkeypatch):
@@ -40,7 +40,7 @@ def test_results_round_trip(monkeypatch, tmp_path):
     path = write_results("chapter", [row], profile="smoke", device="cpu")
     assert path == tmp_path / "smoke" / "chapter.json"
     payload = read_results("chapter", "smoke")
-    assert payload["schema"] == SCHEMA and payload["rows"] == [row]
+    assert payload["schema"] == SCHEMA and payload["rows"] == [row | {"profile": "smoke", "device": "cpu"}]
     assert json.loads(path.read_text())["machine"]["cpu_count"] >= 1
     assert not list(tmp_path.rglob("*.tmp"))
 
@@ -59,19 +59,49 @@ def test_results_reject_incomplete_and_duplicate_rows(monkeypatch, tmp_path):
         read_results("other", "smoke")
 
 
-def test_markdown_table_has_one_row_per_method_and_a_column_per_ratio():
+def test_table_has_one_row_per_method_and_a_column_per_ratio():
     def row(method, ratio, psnr, **extra):
         rows = [r | {"psnr": psnr + r["index"] - 1} for r in ROWS]
         return results_row(method, rows, dataset="b", split="test", mask="c", ratio=ratio, parameters=0, **extra)
 
     payload = {"chapter": "c", "rows": [row("ZF", 0.1, 20.0), row("Net", 0.1, 25.5), row("ZF", 0.25, 22.0),
                                         row("Net", 0.15, 1.0, experiment="untrained_ratio")]}
-    lines = markdown_table(payload).splitlines()
+    lines = table(payload).splitlines()
     assert lines[0] == "| method | 10 % | 25 % | time / slice |"
     assert lines[2].startswith("| ZF | 20.00\u00a0[")  # a no-break space keeps a cell on one line
     assert lines[3].startswith("| Net | 25.50\u00a0[") and "| — |" in lines[3]
     assert len(lines) == 4
-    assert "15 %" in markdown_table(payload, experiment="untrained_ratio")
-    assert markdown_table(payload, metric="ssim").splitlines()[2].startswith("| ZF | 0.900")
+    assert "15 %" in table(payload, experiment="untrained_ratio")
+    assert table(payload, metric="ssim").splitlines()[2].startswith("| ZF | 0.900")
     with pytest.raises(ValueError, match="no rows with experiment='table9'"):
-        markdown_table(payload, experiment="table9")
+        table(payload, experiment="table9")
+
+
+def test_load_all_merges_chapters_and_refuses_a_row_in_two_files(monkeypatch, tmp_path):
+    monkeypatch.setenv("MRILAB_RESULTS", str(tmp_path))
+    tv = results_row("TV", ROWS, dataset="b", split="test", mask="c", ratio=0.1, parameters=0)
+    net = results_row("Net", ROWS, dataset="b", split="test", mask="c", ratio=0.1, parameters=10)
+    write_results("first", [tv], profile="smoke", device="cpu")
+    write_results("second", [net], profile="smoke", device="cuda")
+    merged = load_all("smoke")
+    assert [(r["method"], r["chapter"], r["device"]) for r in merged["rows"]] == [
+        ("TV", "first", "cpu"), ("Net", "second", "cuda")]
+    write_results("third", [tv], profile="smoke", device="cpu")
+    with pytest.raises(ValueError, match="in both first and third"):
+        load_all("smoke")
+    with pytest.raises(FileNotFoundError, match="no results files"):
+        load_all("demo")
+
+
+def test_atomic_writes_honour_the_umask(tmp_path):
+    import os
+
+    from mrilab.io import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write(tmp_path / "a" / "file.json", "{}")
+    finally:
+        os.umask(old)
+    assert path.read_text() == "{}" and (path.stat().st_mode & 0o777) == 0o644
+    assert not list(tmp_path.rglob("*.tmp"))

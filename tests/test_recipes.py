@@ -1,11 +1,23 @@
-"""The shared recipes: CGPD-CSNet run directories, resume, configs, noisy k-space; the ISTA-Net+ series; baselines."""
+"""The recipes: one interface per method, run directories, resume, committed weights, noisy k-space, baselines."""
+
+import json
 
 import pytest
 import torch
 
-from mrilab.data import SliceDataset
-from mrilab.recipes import CGPD_CSNET, NoisyKSpace, cgpd_run, train_cgpd
+from mrilab.data import NoisyKSpace, SliceDataset
+from mrilab.recipes import METHODS, cgpd_csnet, common, ista_net
 from mrilab.train import load_checkpoint
+
+CGPD_CSNET = cgpd_csnet.SETTINGS
+
+
+def cgpd_run(profile, name, **options):
+    return cgpd_csnet.trainer(profile, name, **options)
+
+
+def train_cgpd(profile, name, **options):
+    return cgpd_csnet.train(profile, name, **options)
 
 
 @pytest.fixture
@@ -66,25 +78,24 @@ def test_noisy_kspace_is_seeded_masked_and_scaled():
 
 
 def test_ista_net_series_warm_starts_from_the_lower_ratio(runs):
-    from mrilab.recipes import ISTA_NET, ista_net_run, train_ista_net
-
-    trainer, previous = ista_net_run("smoke", 0.2)
-    assert previous == 0.1 and trainer.config.steps == ISTA_NET["smoke"]["train"]["steps"]
-    first, _ = ista_net_run("smoke", 0.1)
-    assert first.config.steps == ISTA_NET["smoke"]["first_steps"]
-    model, history = train_ista_net("smoke", 0.2, progress=False)
+    ISTA_NET = ista_net.SETTINGS
+    trainer = ista_net.trainer("smoke", 0.2)
+    assert trainer.start_from == 0.1 and trainer.config.steps == ISTA_NET["smoke"]["train"]["steps"]
+    first = ista_net.trainer("smoke", 0.1)
+    assert first.start_from is None and first.config.steps == ISTA_NET["smoke"]["first_steps"]
+    model, history = ista_net.train("smoke", 0.2, progress=False)
     assert len(list((runs / "smoke" / "ista_net").glob("T1w_cartesian_10-*/checkpoint.pt"))) == 1  # trained first
     assert history["step"][-1] == ISTA_NET["smoke"]["train"]["steps"]
-    again, _ = train_ista_net("smoke", 0.2, progress=False)  # reloads, trains nothing
+    again, _ = ista_net.train("smoke", 0.2, progress=False)  # reloads, trains nothing
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))
-    longer, _ = ista_net_run("smoke", 0.2, schedule={"first_steps": 16})
+    longer = ista_net.trainer("smoke", 0.2, schedule={"first_steps": 16})
     assert longer.out_dir != trainer.out_dir and longer.config.steps == ISTA_NET["smoke"]["train"]["steps"]
-    with pytest.raises(KeyError, match="not an ISTA_NET setting"):
-        ista_net_run("smoke", 0.2, schedule={"epochs": 3})
+    with pytest.raises(KeyError, match="not an ISTA-Net\\+ setting"):
+        ista_net.trainer("smoke", 0.2, schedule={"epochs": 3})
 
 
 def test_classical_baselines_tune_on_validation_and_evaluate_every_method():
-    from mrilab.recipes import CLASSICAL, CLASSICAL_METHODS, LAMBDA_GRID, classical_baselines
+    from mrilab.recipes.classical import CLASSICAL, CLASSICAL_METHODS, LAMBDA_GRID, classical_baselines
 
     test_sets = {0.2: SliceDataset("smoke", "test", "T1w", ratios=(0.2,), max_slices=2)}
     lambdas, rows = classical_baselines("smoke", test_sets)
@@ -96,3 +107,44 @@ def test_classical_baselines_tune_on_validation_and_evaluate_every_method():
     assert {"iterations", "tuning_slices"} <= set(CLASSICAL["demo"])
     with pytest.raises(KeyError, match="no settings for profile 'huge'"):
         classical_baselines("huge", test_sets)
+
+
+def test_every_method_has_the_same_interface():
+    assert list(METHODS) == ["ISTA-Net+", "CGPD-CSNet"]
+    for name, module in METHODS.items():
+        assert module.NAME == name and set(module.SETTINGS) == {"smoke", "demo", "full"}
+        for function in ("trainer", "train", "trained", "runs"):
+            assert callable(getattr(module, function)), (name, function)
+        runs = module.runs("demo")
+        names = {module.trainer("demo", **options).run for options in runs}
+        assert len(names) == len(runs)  # every run of the chapters has its own directory and weights
+
+
+def test_committed_weights_load_when_the_recipe_hash_matches_and_train_otherwise(runs, monkeypatch, tmp_path):
+    monkeypatch.setattr(common, "WEIGHTS", tmp_path / "weights")
+    trainer = cgpd_run("smoke", "multi", ratios=(0.1,), steps=1)
+    assert common.committed(trainer) is None
+    common.fit(trainer, progress=False, save=True)  # trains, then writes weights and manifest
+    path = common.weights_path("smoke", "cgpd_csnet", trainer.run)
+    manifest = json.loads(path.with_suffix(".json").read_text())
+    assert manifest["hash"] == common.recipe_hash(trainer.recipe) and manifest["steps"] == 1
+    assert set(torch.load(path, weights_only=True)) == set(trainer.model.state_dict())
+
+    monkeypatch.setenv("MRILAB_RUNS", str(tmp_path / "elsewhere"))  # no checkpoint to resume: must load
+    fresh = cgpd_run("smoke", "multi", ratios=(0.1,), steps=1)
+    history = common.fit(fresh, progress=False)
+    assert history == manifest["history"] and not fresh.checkpoint_path.exists()
+    assert all(torch.equal(a, b) for a, b in zip(fresh.model.state_dict().values(),
+                                                trainer.model.state_dict().values(), strict=True))
+    model, entry = common.load_committed("smoke", "cgpd_csnet", trainer.run)
+    assert entry["run"] == trainer.run and not model.training
+
+    manifest["hash"] = "0" * 64  # a stale file: trained with another recipe
+    path.with_suffix(".json").write_text(json.dumps(manifest))
+    stale = cgpd_run("smoke", "multi", ratios=(0.1,), steps=1)
+    assert common.committed(stale) is None
+    common.fit(stale, progress=False)
+    assert stale.checkpoint_path.exists()  # trained instead of loading
+    retrained = cgpd_run("smoke", "multi", ratios=(0.1,), steps=1)
+    common.fit(retrained, progress=False, retrain=True)  # retrain ignores committed weights (resumes its run)
+    assert retrained.step == 1

@@ -4,8 +4,9 @@
     python tools/readme_results.py --check   # fail if a block differs from what the results files give
 
 A generated block sits between ``<!-- results PROFILE CHAPTER [EXPERIMENT] -->`` and ``<!-- end results -->`` and
-holds :func:`mrilab.results.markdown_table` of ``results/PROFILE/CHAPTER.json`` (``CHAPTER`` may join several
-chapters with ``+``: their rows are shown together), for PSNR and then SSIM.
+holds :func:`mrilab.results.table` of the rows of ``results/PROFILE/CHAPTER.json`` (``CHAPTER`` may join
+several chapters with ``+``: their rows, merged by :func:`mrilab.results.load_all`, are shown together), for PSNR
+and then SSIM.
 """
 
 from __future__ import annotations
@@ -20,22 +21,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MRILAB_RESULTS", str(ROOT / "results"))
 
-from mrilab.results import markdown_table, read_results  # noqa: E402
+from mrilab.results import load_all, table  # noqa: E402
 
 BLOCK = re.compile(r"(<!-- results (\S+) (\S+)(?: (\S+))? -->\n)(.*?)(<!-- end results -->)", re.S)
 
 
 def render(text: str) -> str:
-    def table(match: re.Match) -> str:
+    def block(match: re.Match) -> str:
         profile, chapters, experiment = match.group(2), match.group(3).split("+"), match.group(4)
-        payload = {"chapter": match.group(3),
-                   "rows": [row for chapter in chapters for row in read_results(chapter, profile)["rows"]]}
-        tables = [f"**{label}**\n\n" + markdown_table(payload, metric=metric, experiment=experiment,
-                                                       time=metric == "psnr")
+        rows = [row for row in load_all(profile)["rows"] if row["chapter"] in chapters]
+        tables = [f"**{label}**\n\n" + table(rows, metric=metric, experiment=experiment, time=metric == "psnr")
                   for metric, label in (("psnr", "PSNR (dB)"), ("ssim", "SSIM"))]
         return match.group(1) + "\n".join(tables) + match.group(6)
 
-    return BLOCK.sub(table, text)
+    return BLOCK.sub(block, text)
 
 
 def main() -> int:

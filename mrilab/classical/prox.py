@@ -7,7 +7,7 @@ import torch
 from .._checks import check_tensor
 
 
-def soft_threshold(x: torch.Tensor, lam) -> torch.Tensor:
+def soft_threshold(x: torch.Tensor, lam: float | torch.Tensor) -> torch.Tensor:
     """``soft(x, λ) = argmin_z ½‖z − x‖² + λ‖z‖₁ = x · max(|x| − λ, 0) / |x|`` elementwise.
 
     For complex ``x`` the magnitude shrinks by ``λ`` and the phase is kept (``|·|`` is the complex modulus, so this is

@@ -16,7 +16,7 @@ The wavelet and total-variation solvers (:mod:`.sparse`, :mod:`.tv`) plug their 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -26,15 +26,19 @@ from ..ops import MRIOperator
 
 @dataclass
 class History:
-    """What a solver recorded: ``objective[k, b]`` is ``F(x_k)`` of sample ``b`` (``k = 0`` is the start ``x₀``),
-    float64 on the CPU, or an empty ``(0, B)`` tensor when the solver ran with ``track_objective=False``;
-    ``iterates`` holds ``x₀, x₁, ...`` when the solver was asked to keep them."""
+    """What a solver recorded: the objective of every iterate (when tracked) and the iterates (when kept).
+
+    ``objective[k, b]`` is ``F(x_k)`` of sample ``b`` (``k = 0`` is the start ``x₀``), float64 on the CPU, or an
+    empty ``(0, B)`` tensor when the solver ran with ``track_objective=False``; ``iterates`` holds ``x₀, x₁, ...``
+    when the solver was asked to keep them.
+    """
 
     objective: torch.Tensor
     iterates: list[torch.Tensor] = field(default_factory=list)
 
 
-def power_iteration(op, shape, *, iterations: int = 100, tol: float = 1e-7, seed: int = 0,
+def power_iteration(op: MRIOperator | Callable[[torch.Tensor], torch.Tensor], shape: Sequence[int], *,
+                    iterations: int = 100, tol: float = 1e-7, seed: int = 0,
                     dtype: torch.dtype = torch.complex64) -> float:
     """Estimate ``L = ‖A^H A‖`` (the largest eigenvalue of the normal operator) by power iteration.
 
@@ -121,8 +125,9 @@ def proximal_gradient(
     return x, History(objective_table, iterates)
 
 
-def resolve_lambda(op: MRIOperator, y: torch.Tensor, lam, relative_default: float):
-    """The regularisation weight ``λ`` as a number or a tensor broadcastable to ``(B, 1, 1, 1)``.
+def resolve_lambda(op: MRIOperator, y: torch.Tensor, lam: float | torch.Tensor | None,
+                   relative_default: float) -> float | torch.Tensor:
+    """Resolve the regularisation weight ``λ`` into a number or a tensor broadcastable to ``(B, 1, 1, 1)``.
 
     ``lam=None`` gives ``relative_default · max|A^H y|`` per sample: the problem is homogeneous (scaling ``y`` by
     ``c`` scales the minimiser by ``c`` when ``λ`` scales too), so a ``λ`` relative to the zero-filled image's peak

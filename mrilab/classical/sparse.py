@@ -23,8 +23,8 @@ from .wavelets import WaveletTransform
 DEFAULT_RELATIVE_LAMBDA = 2e-3
 
 
-def ista(op: MRIOperator, y: torch.Tensor, lam=None, *, wavelet: str = "haar", levels: int | None = None,
-         iterations: int = 100, step: float | None = None, x0: torch.Tensor | None = None,
+def ista(op: MRIOperator, y: torch.Tensor, lam: float | torch.Tensor | None = None, *, wavelet: str = "haar",
+         levels: int | None = None, iterations: int = 100, step: float | None = None, x0: torch.Tensor | None = None,
          keep_iterates: bool = False, track_objective: bool = True) -> tuple[torch.Tensor, History]:
     """ISTA with a wavelet prior: ``x_k = Ψ^H soft(Ψ(x_{k−1} − t A^H(A x_{k−1} − y)), tλ)``, ``t = 1/L``.
 
@@ -48,8 +48,8 @@ def ista(op: MRIOperator, y: torch.Tensor, lam=None, *, wavelet: str = "haar", l
                            keep_iterates=keep_iterates, track_objective=track_objective, accelerated=False)
 
 
-def fista(op: MRIOperator, y: torch.Tensor, lam=None, *, wavelet: str = "haar", levels: int | None = None,
-          iterations: int = 100, step: float | None = None, x0: torch.Tensor | None = None,
+def fista(op: MRIOperator, y: torch.Tensor, lam: float | torch.Tensor | None = None, *, wavelet: str = "haar",
+          levels: int | None = None, iterations: int = 100, step: float | None = None, x0: torch.Tensor | None = None,
           keep_iterates: bool = False, track_objective: bool = True) -> tuple[torch.Tensor, History]:
     """FISTA with a wavelet prior: the ISTA step of :func:`ista` taken at Beck & Teboulle's extrapolated point.
 
@@ -59,7 +59,8 @@ def fista(op: MRIOperator, y: torch.Tensor, lam=None, *, wavelet: str = "haar", 
                            keep_iterates=keep_iterates, track_objective=track_objective, accelerated=True)
 
 
-def _wavelet_solver(op, y, lam, wavelet, levels, **options):
+def _wavelet_solver(op: MRIOperator, y: torch.Tensor, lam: float | torch.Tensor | None, wavelet: str,
+                    levels: int | None, **options: object) -> tuple[torch.Tensor, History]:
     if not isinstance(op, MRIOperator):
         raise TypeError(f"op must be an mrilab.ops.MRIOperator, got {type(op).__name__}")
     psi = WaveletTransform(op.shape, wavelet, levels)

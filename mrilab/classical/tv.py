@@ -53,7 +53,7 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     return _pixel_norm(gradient(x)).sum(dim=(1, 2, 3))
 
 
-def tv_prox(v: torch.Tensor, lam, *, iterations: int = 20,
+def tv_prox(v: torch.Tensor, lam: float | torch.Tensor, *, iterations: int = 20,
             dual: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``argmin_x ½‖x − v‖² + λ TV(x)`` by FGP (Beck & Teboulle 2009b, Algorithm FGP) on the dual.
 
@@ -75,9 +75,10 @@ def tv_prox(v: torch.Tensor, lam, *, iterations: int = 20,
     return v - lam * gradient_adjoint(p), p
 
 
-def tv_reconstruction(op: MRIOperator, y: torch.Tensor, lam=None, *, iterations: int = 100,
-                      inner_iterations: int = 10, step: float | None = None, x0: torch.Tensor | None = None,
-                      keep_iterates: bool = False, track_objective: bool = True) -> tuple[torch.Tensor, History]:
+def tv_reconstruction(op: MRIOperator, y: torch.Tensor, lam: float | torch.Tensor | None = None, *,
+                      iterations: int = 100, inner_iterations: int = 10, step: float | None = None,
+                      x0: torch.Tensor | None = None, keep_iterates: bool = False,
+                      track_objective: bool = True) -> tuple[torch.Tensor, History]:
     """FISTA-TV reconstruction from k-space ``y`` ``(B, C, H, W)`` measured by ``op``.
 
     ``lam`` is ``λ`` (a number, a tensor broadcastable to ``(B, 1, 1, 1)``, or ``None`` for

@@ -14,6 +14,7 @@ the top-left ``LL`` quadrant.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import pywt
 import torch
@@ -28,7 +29,7 @@ class WaveletTransform:
     length ``L`` (at least 1). ``H`` and ``W`` must be divisible by ``2**levels``.
     """
 
-    def __init__(self, shape, wavelet: str = "haar", levels: int | None = None):
+    def __init__(self, shape: Sequence[int], wavelet: str = "haar", levels: int | None = None) -> None:
         self.shape = check_shape2d("shape", shape)
         try:
             filters = pywt.Wavelet(wavelet)
@@ -62,7 +63,7 @@ class WaveletTransform:
 
     inverse = adjoint
 
-    def detail_mask(self, device=None) -> torch.Tensor:
+    def detail_mask(self, device: torch.device | str | None = None) -> torch.Tensor:
         """Boolean ``(H, W)``: True on detail coefficients, False on the coarsest approximation band ``LL``."""
         mask = torch.ones(self.shape, dtype=torch.bool, device=device)
         mask[: self.shape[0] >> self.levels, : self.shape[1] >> self.levels] = False

@@ -2,12 +2,13 @@
 
 * :func:`build_dataset` / :data:`PROFILES`: synthesise T1w/T2w/PDw (single- and multi-coil) slices into HDF5 files
   in fastMRI's layout, cached under :func:`default_root` (see :mod:`mrilab.data.brain` for the physics);
-* :class:`SliceDataset` and :func:`collate`: undersampled samples for training and evaluation;
+* :class:`SliceDataset`, :class:`NoisyKSpace`, :func:`collate`, :func:`as_batch`: undersampled samples for training
+  and evaluation;
 * :func:`ellipse_phantom`: a complex test image in milliseconds;
 * :func:`convert_fastmri` / :func:`convert_ixi`: real data into the same layout.
 """
 
-from ..train import collate
+from .batching import as_batch, collate, to_device
 from .brain import CONTRASTS, TISSUES, spin_echo_signal, synthesize_slice
 from .build import (
                     OOD_ORIENTATIONS,
@@ -20,19 +21,22 @@ from .build import (
                     split_directory,
                     split_positions,
 )
-from .datasets import SliceDataset
+from .datasets import MASK_KINDS, NoisyKSpace, SliceDataset
 from .fastmri import convert_fastmri, read_fastmri_volume
 from .ixi import convert_ixi, find_ixi_subjects
 from .phantom import ellipse_phantom
 
 __all__ = [
     "CONTRASTS",
+    "MASK_KINDS",
     "OOD_ORIENTATIONS",
+    "NoisyKSpace",
     "PROFILES",
     "SPLITS",
     "TISSUES",
     "Profile",
     "SliceDataset",
+    "as_batch",
     "build_dataset",
     "collate",
     "convert_fastmri",
@@ -46,4 +50,5 @@ __all__ = [
     "split_directory",
     "split_positions",
     "synthesize_slice",
+    "to_device",
 ]

@@ -89,7 +89,8 @@ SHARPENING = 2.0
 _MIN_WORK_GRID = 128  # small slices are synthesised on a finer grid and block-averaged to the output size
 
 
-def spin_echo_signal(pd, t1, t2, tr: float, te: float):
+def spin_echo_signal(pd: float | np.ndarray, t1: float | np.ndarray, t2: float | np.ndarray, tr: float,
+                     te: float) -> float | np.ndarray:
     """Spin-echo magnitude ``PD · (1 − exp(−TR/T1)) · exp(−TE/T2)`` (times in ms; arrays broadcast)."""
     return pd * (1.0 - np.exp(-tr / t1)) * np.exp(-te / t2)
 
@@ -111,6 +112,7 @@ class TissueVolumes:
 
     @property
     def center_xy(self) -> tuple[float, float]:
+        """Centre of the brain mask's bounding box in the ``(x, y)`` plane (voxels)."""
         return self.center[:2]
 
     def plane_area(self, orientation: str = "axial") -> np.ndarray:
@@ -144,7 +146,7 @@ ORIENTATIONS: dict[str, int] = {"sagittal": 0, "coronal": 1, "axial": 2}
 
 
 def check_orientation(orientation: str) -> int:
-    """The volume axis that ``orientation`` fixes, or a ValueError naming the choices."""
+    """Return the volume axis that ``orientation`` fixes; raise a ValueError naming the choices otherwise."""
     if orientation not in ORIENTATIONS:
         raise ValueError(f"orientation must be one of {tuple(ORIENTATIONS)}, got {orientation!r}")
     return ORIENTATIONS[orientation]
@@ -308,7 +310,7 @@ def _bias_field(rng: np.random.Generator, grid: int, strength: float) -> np.ndar
 
 
 def _smooth_phase(rng: np.random.Generator, size: int, amplitude: float) -> np.ndarray:
-    """A constant, a linear ramp and a smooth random field: the slowly varying phase of a real MR image."""
+    """Draw a constant, a linear ramp and a smooth random field: the slowly varying phase of a real MR image."""
     axis = np.linspace(-1.0, 1.0, size)
     v, u = np.meshgrid(axis, axis, indexing="ij")
     offset = rng.uniform(-np.pi, np.pi)

@@ -21,7 +21,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 
 from ..coils import birdcage_maps, rss
+from ..io import atomic_write
 from ..ops import fft2c
 from . import brain
 from .hdf5 import atomic_h5, create_slice_file, finish_slice_file, write_slice
@@ -66,7 +66,7 @@ class Profile:
     min_area_fraction: float = 0.15
     variation: brain.SliceVariation = field(default_factory=brain.SliceVariation)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 8:
             raise ValueError(f"size must be an integer >= 8, got {self.size!r}")
         for name in ("slices", "multicoil_slices"):
@@ -78,6 +78,7 @@ class Profile:
             raise ValueError(f"multicoil_contrasts must be among {sorted(brain.CONTRASTS)}, got {sorted(unknown)}")
 
     def count(self, split: str, *, multicoil: bool = False) -> int:
+        """Return the number of slices of ``split`` (multi-coil: capped by the single-coil count)."""
         counts = self.multicoil_slices if multicoil else self.slices
         return min(counts[SPLITS.index(check_split(split))], self.slices[SPLITS.index(split)])
 
@@ -90,19 +91,21 @@ PROFILES: dict[str, Profile] = {
 
 
 def check_split(split: str) -> str:
+    """Return ``split`` if it is one of :data:`SPLITS`, else raise ``ValueError``."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     return split
 
 
 def check_contrast(contrast: str) -> str:
+    """Return ``contrast`` if it is one of the brain phantom's contrasts, else raise ``ValueError``."""
     if contrast not in brain.CONTRASTS:
         raise ValueError(f"contrast must be one of {tuple(brain.CONTRASTS)}, got {contrast!r}")
     return contrast
 
 
-def resolve_profile(profile: str | Profile) -> Profile:
-    """A :class:`Profile`, or the name of one in :data:`PROFILES`."""
+def dataset_profile(profile: str | Profile) -> Profile:
+    """Return ``profile`` if it is a :class:`Profile`, else the profile of that name in :data:`PROFILES`."""
     if isinstance(profile, Profile):
         return profile
     if profile not in PROFILES:
@@ -116,7 +119,10 @@ def default_root() -> Path:
 
 
 def split_directory(root: str | os.PathLike, split: str, *, multicoil: bool = False) -> Path:
-    """The folder of one split: ``{root}/singlecoil_{split}`` or ``{root}/multicoil_{split}`` (fastMRI's naming)."""
+    """Return the folder of one split, in fastMRI's naming.
+
+    The folder is ``{root}/singlecoil_{split}`` or ``{root}/multicoil_{split}``.
+    """
     return Path(root) / f"{'multicoil' if multicoil else 'singlecoil'}_{check_split(split)}"
 
 
@@ -217,7 +223,7 @@ def dataset_files(profile: Profile) -> list[str]:
 def build_dataset(profile: str | Profile, root: str | os.PathLike | None = None, force: bool = False, *,
                   progress: bool = False) -> Path:
     """Build (or find in the cache) the brain dataset of ``profile``; returns ``{root}/{profile.name}``."""
-    profile = resolve_profile(profile)
+    profile = dataset_profile(profile)
     directory = Path(root if root is not None else default_root()) / profile.name
     digest = build_hash(profile)
     manifest_path = directory / "manifest.json"
@@ -228,7 +234,7 @@ def build_dataset(profile: str | Profile, root: str | os.PathLike | None = None,
         _build_split(profile, directory, split, digest, progress=progress)
     manifest = {"hash": digest, "profile": asdict(profile), "files": dataset_files(profile),
                 "seconds": round(time.perf_counter() - start, 3), "format": FORMAT_VERSION}
-    _atomic_write_text(manifest_path, json.dumps(manifest, indent=1, default=str))
+    atomic_write(manifest_path, json.dumps(manifest, indent=1, default=str))
     return directory
 
 
@@ -238,19 +244,6 @@ def _cached(manifest_path: Path, digest: str) -> bool:
     except (OSError, ValueError):
         return False
     return manifest.get("hash") == digest and all((manifest_path.parent / f).is_file() for f in manifest["files"])
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _build_split(profile: Profile, directory: Path, split: str, digest: str, *, progress: bool) -> None:

@@ -19,18 +19,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .._checks import check_ratio
-from ..masks import mask_from_name
+from ..masks import MASK_KINDS, mask_from_name
 from ..ops import ifft2c
-from .build import PROFILES, SPLITS, Profile, build_dataset, check_split, resolve_profile, split_directory
+from .build import PROFILES, SPLITS, Profile, build_dataset, check_split, dataset_profile, split_directory
 from .hdf5 import open_slice_file, require_key
 
-MASK_KINDS = ("cartesian", "equispaced", "random2d", "radial")
 _EVALUATION, _TRAINING, _RATIO = 0, 1, 2
 TARGETS = ("auto", "clean", "noisy")
 
@@ -67,9 +67,9 @@ class SliceDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, root_or_profile: str | os.PathLike | Profile, split: str = "train", contrast: str = "T1w", *,
-                 mask: str = "cartesian", ratios=(0.25,), seed: int = 0, reference: str | None = None,
-                 coils: int | None = None, max_slices: int | None = None, root: str | os.PathLike | None = None,
-                 target: str = "auto"):
+                 mask: str = "cartesian", ratios: float | Sequence[float] = (0.25,), seed: int = 0,
+                 reference: str | None = None, coils: int | None = None, max_slices: int | None = None,
+                 root: str | os.PathLike | None = None, target: str = "auto") -> None:
         self.directory = _resolve_directory(root_or_profile, root)
         self.split = check_split(split)
         if target not in TARGETS:
@@ -153,7 +153,7 @@ class SliceDataset(torch.utils.data.Dataset):
     def _sensitivities(self, index: int) -> torch.Tensor:
         return self._sens if self._sens is not None else self._read(self.path, index, "sens_maps")
 
-    def __getitem__(self, item) -> dict:
+    def __getitem__(self, item: int | tuple[int, int]) -> dict:
         index, draw = item if isinstance(item, tuple) else (item, None)
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < self.n_slices:
             raise IndexError(f"slice index must be an integer in [0, {self.n_slices}), got {index!r}")
@@ -184,14 +184,16 @@ class SliceDataset(torch.utils.data.Dataset):
         return sample
 
     def _combine(self, full: torch.Tensor, index: int) -> torch.Tensor:
-        """The fully sampled image of k-space ``full``: ``F^H y`` single-coil, ``S^H F^H y`` multi-coil."""
+        """Return the fully sampled image of k-space ``full``: ``F^H y`` single-coil, ``S^H F^H y`` multi-coil."""
         if self.coils is None:
             return ifft2c(full)
         return (ifft2c(full) * self._sensitivities(index).conj()).sum(dim=0, keepdim=True)
 
     def fully_sampled(self, index: int) -> torch.Tensor:
-        """The noisy fully sampled image ``(1, H, W)`` of slice ``index`` (the best any reconstruction can hope for
-        from these measurements without denoising: scored against the clean target, it is a results table's ceiling).
+        """Return the noisy fully sampled image ``(1, H, W)`` of slice ``index``.
+
+        It is the best any reconstruction can hope for from these measurements without denoising: scored against the
+        clean target, it is a results table's ceiling.
         """
         full = self._read(self.path, index)
         return self._combine(full[None] if self.coils is None else full, index)
@@ -200,15 +202,54 @@ class SliceDataset(torch.utils.data.Dataset):
         """Where slice ``index`` comes from, e.g. ``"axial 57"``: slices sharing a label share their anatomy."""
         return f"{self.slice_orientations[index]} {int(self.slice_positions[index])}"
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_handles"], state["_pid"] = {}, None
         return state
 
 
-def _resolve_directory(root_or_profile, root) -> Path:
+class NoisyKSpace(torch.utils.data.Dataset):
+    """A dataset whose measured k-space carries extra complex Gaussian noise (the paper's Table VII).
+
+    Every sample of ``dataset`` gets ``y ← y + M ⊙ n`` with ``n`` complex Gaussian, ``E|n|² = σ²`` and
+    ``σ = level · RMS(x*)``, the root-mean-square of the fully sampled image (by Parseval, of the fully sampled
+    k-space too). The noise is a pure function of ``(seed, index, draw)``: evaluation samples (``dataset[i]``) see the
+    same noise on every run, training samples (``dataset[(i, draw)]``) fresh noise per draw. ``target`` stays clean.
+    """
+
+    def __init__(self, dataset: torch.utils.data.Dataset, level: float, *, seed: int = 0) -> None:
+        if isinstance(level, bool) or not isinstance(level, (int, float)) or not level >= 0:
+            raise ValueError(f"level must be a non-negative number (noise std / image RMS), got {level!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        self.dataset, self.level, self.seed = dataset, float(level), seed
+
+    def __len__(self) -> int:
+        """Return the number of slices of the wrapped dataset."""
+        return len(self.dataset)
+
+    def __getattr__(self, name: str) -> object:
+        """Return the wrapped dataset's attribute (``ratios``, ``shape``, ``mask_kind``, ...)."""
+        if name == "dataset":
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+    def __getitem__(self, item: int | tuple[int, int]) -> dict:
+        """Return the wrapped sample with noise added to its measured k-space."""
+        sample = dict(self.dataset[item])
+        index, draw = item if isinstance(item, tuple) else (item, -1)
+        entropy = [self.seed, int(index), int(draw) + 1]
+        generator = torch.Generator().manual_seed(int(np.random.SeedSequence(entropy).generate_state(1)[0]))
+        kspace = sample["kspace"]
+        sigma = self.level * float(sample["target"].abs().pow(2).mean().sqrt())
+        noise = torch.randn(*kspace.shape, 2, generator=generator) * (sigma / 2**0.5)
+        sample["kspace"] = kspace + torch.view_as_complex(noise) * sample["mask"]
+        return sample
+
+
+def _resolve_directory(root_or_profile: str | os.PathLike | Profile, root: str | os.PathLike | None) -> Path:
     if isinstance(root_or_profile, Profile) or root_or_profile in PROFILES:
-        return build_dataset(resolve_profile(root_or_profile), root=root)
+        return build_dataset(dataset_profile(root_or_profile), root=root)
     directory = Path(root_or_profile)
     if not directory.is_dir():
         raise ValueError(f"root_or_profile must be a profile name or an existing directory, got {root_or_profile!r}")
@@ -216,5 +257,5 @@ def _resolve_directory(root_or_profile, root) -> Path:
 
 
 def _seed(*entropy: int) -> int:
-    """A 32-bit mask seed from a tuple of non-negative integers (NumPy's SeedSequence hashing)."""
+    """Hash a tuple of non-negative integers into a 32-bit mask seed (NumPy's SeedSequence hashing)."""
     return int(np.random.SeedSequence(list(entropy)).generate_state(1)[0])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -56,10 +57,12 @@ def read_fastmri_volume(path: str | os.PathLike) -> dict:
                 "max": f.attrs.get("max")}
 
 
-def convert_fastmri(files, out_dir: str | os.PathLike, split: str, *, contrast: str | None = None,
-                    coils: int | None = None, calib: int = 24) -> list[Path]:
-    """Convert fastMRI volumes of one contrast into ``{out_dir}/singlecoil_{split}/{contrast}.h5`` and, for
-    multi-coil input, ``{out_dir}/multicoil_{split}/{contrast}_mc{C}.h5``.
+def convert_fastmri(files: Iterable[str | os.PathLike], out_dir: str | os.PathLike, split: str, *,
+                    contrast: str | None = None, coils: int | None = None, calib: int = 24) -> list[Path]:
+    """Convert fastMRI volumes of one contrast into the book's layout.
+
+    Writes ``{out_dir}/singlecoil_{split}/{contrast}.h5`` and, for multi-coil input,
+    ``{out_dir}/multicoil_{split}/{contrast}_mc{C}.h5``.
 
     ``contrast`` defaults to the volumes' ``acquisition`` attribute mapped by :data:`ACQUISITION_CONTRASTS`.
     Multi-coil volumes with different coil counts need ``coils`` (the number of virtual coils to compress to).
@@ -103,14 +106,15 @@ def convert_fastmri(files, out_dir: str | os.PathLike, split: str, *, contrast: 
     return written
 
 
-def _contrast_of(acquisition, path: Path) -> str:
+def _contrast_of(acquisition: str | bytes | None, path: Path) -> str:
     if acquisition is None:
         raise KeyError(f"{path} has no 'acquisition' attribute; give contrast=... explicitly")
     acquisition = acquisition.decode() if isinstance(acquisition, bytes) else str(acquisition)
     return ACQUISITION_CONTRASTS.get(acquisition, acquisition)
 
 
-def _combine(kspace: np.ndarray, size: tuple[int, int], coils: int | None, calib: int, path: Path):
+def _combine(kspace: np.ndarray, size: tuple[int, int], coils: int | None, calib: int,
+             path: Path) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """Cropped complex image ``(S, H, W)`` and, for multi-coil data, cropped coil images and sensitivities."""
     images = _center_crop(ifft2c(torch.from_numpy(kspace)), size, path)
     if images.ndim == 3:
@@ -141,7 +145,8 @@ def _lowres_sensitivities(coil_images: torch.Tensor, calib: int) -> torch.Tensor
     return low / rss(low, dim=1).unsqueeze(1).clamp_min(1e-12)
 
 
-def _check_same(arrays, what: str, key, files) -> None:
+def _check_same(arrays: list[torch.Tensor], what: str, key: Callable[[torch.Tensor], Hashable],
+                files: list[Path]) -> None:
     values = {key(a) for a in arrays}
     if len(values) > 1:
         raise ValueError(f"all files must have the same {what}; got {sorted(values)} in {[f.name for f in files]}")

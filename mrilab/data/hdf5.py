@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import h5py
 import numpy as np
+
+from ..io import atomic_path
 
 ISMRMRD_NAMESPACE = "http://www.ismrm.org/ISMRMRD"
 
@@ -54,23 +56,13 @@ def ismrmrd_header(height: int, width: int) -> str:
 
 
 @contextlib.contextmanager
-def atomic_h5(path: str | os.PathLike):
+def atomic_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
     """Open a temporary HDF5 file next to ``path`` for writing; on success it replaces ``path`` in one rename.
 
-    On any error the temporary file is removed and ``path`` is left as it was.
+    See :func:`mrilab.io.atomic_path`: on any error ``path`` is left as it was; the file honours the umask.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        yield f
 
 
 def create_slice_file(f: h5py.File, n_slices: int, shape: tuple[int, int], *, coils: int | None,
@@ -112,14 +104,14 @@ def finish_slice_file(f: h5py.File) -> None:
     f.attrs["norm"] = float(np.linalg.norm(rss_volume))
 
 
-def require_key(f: h5py.File, key: str):
+def require_key(f: h5py.File, key: str) -> h5py.Dataset:
     """``f[key]``, or a KeyError that names the key and the file."""
     if key not in f:
         raise KeyError(f"HDF5 file {f.filename} has no dataset {key!r} (it has {sorted(f.keys())})")
     return f[key]
 
 
-def open_slice_file(path: str | os.PathLike, *, required=("kspace",)) -> h5py.File:
+def open_slice_file(path: str | os.PathLike, *, required: Iterable[str] = ("kspace",)) -> h5py.File:
     """Open ``path`` read-only and check it holds the ``required`` datasets."""
     path = Path(path)
     if not path.is_file():

@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,6 +26,9 @@ from scipy import ndimage
 from ..ops import fft2c
 from .build import SPLITS, split_directory
 from .hdf5 import write_slice_file
+
+if TYPE_CHECKING:
+    from nibabel.nifti1 import Nifti1Image
 
 IXI_CONTRASTS = {"T1": "T1w", "T2": "T2w", "PD": "PDw"}
 _ACQUISITIONS = {"T1w": "AXT1", "T2w": "AXT2", "PDw": "AXPD"}
@@ -99,7 +104,7 @@ def convert_ixi(directory: str | os.PathLike, out_dir: str | os.PathLike, *, siz
     return written
 
 
-def _load_3d(nibabel, path: Path):
+def _load_3d(nibabel: ModuleType, path: Path) -> Nifti1Image:
     image = nibabel.load(path)
     shape = image.shape
     if len(shape) == 4 and shape[3] == 1:

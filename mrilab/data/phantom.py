@@ -7,6 +7,8 @@ multiplicative fine texture and a smooth phase so that the image is complex like
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from scipy import ndimage
@@ -14,7 +16,7 @@ from scipy import ndimage
 from .._checks import check_shape2d
 
 
-def ellipse_phantom(shape, seed: int = 0, *, n_ellipses: int = 8) -> torch.Tensor:
+def ellipse_phantom(shape: Sequence[int], seed: int = 0, *, n_ellipses: int = 8) -> torch.Tensor:
     """Complex64 ``(H, W)`` phantom with magnitude maximum 1, deterministic for ``seed``."""
     height, width = check_shape2d("shape", shape)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -35,8 +37,8 @@ def ellipse_phantom(shape, seed: int = 0, *, n_ellipses: int = 8) -> torch.Tenso
     return torch.from_numpy(complex_image.astype(np.complex64))
 
 
-def _ellipse(u, v, cu, cv, a, b, angle) -> np.ndarray:
-    """Indicator of the ellipse with centre ``(cu, cv)``, half-axes ``a, b`` rotated by ``angle``."""
+def _ellipse(u: np.ndarray, v: np.ndarray, cu: float, cv: float, a: float, b: float, angle: float) -> np.ndarray:
+    """Return the indicator of the ellipse with centre ``(cu, cv)``, half-axes ``a, b`` rotated by ``angle``."""
     cos, sin = np.cos(angle), np.sin(angle)
     du, dv = u - cu, v - cv
     return ((((cos * du + sin * dv) / a) ** 2 + ((-sin * du + cos * dv) / b) ** 2) <= 1.0).astype(np.float64)

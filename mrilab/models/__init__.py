@@ -1,11 +1,14 @@
-"""Reconstruction networks. Every model takes ``(kspace, mask, **extras)`` and returns the complex image.
+"""Reconstruction networks, all in one contract (:mod:`mrilab.models.base`).
 
-Models record their constructor arguments in ``self.config`` so checkpoints can rebuild them (see
-:mod:`mrilab.models.registry`).
+``model(kspace, mask, *, ratio=None, reference=None, sens=None, return_stages=False)`` returns the complex image.
+
+Every model records its constructor arguments in ``self.config`` and registers its class in :data:`MODELS`, so a
+checkpoint (model name + config + weights) rebuilds it with :func:`build_model`.
 """
 
-from . import cgpd_csnet  # noqa: F401  (registers CGPDCSNet)
-from .ista_net import ISTANetPlus  # noqa: F401  (registers ISTANetPlus)
+from .base import Measurements, ReconstructionModel
+from .cgpd_csnet import CGPDCSNet
+from .ista_net import ISTANetPlus
 from .registry import MODELS, build_model, register
 
-__all__ = ["MODELS", "build_model", "register"]
+__all__ = ["MODELS", "CGPDCSNet", "ISTANetPlus", "Measurements", "ReconstructionModel", "build_model", "register"]

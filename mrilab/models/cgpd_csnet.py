@@ -34,6 +34,7 @@ from torch import nn
 
 from .._checks import check_tensor
 from ..ops import MRIOperator, channels_to_complex, complex_to_channels, ifft2c
+from .base import Measurements, ReconstructionModel, ratio_tensor
 from .registry import register
 
 CONDITIONS = ("both", "eta", "beta", "none")
@@ -52,7 +53,7 @@ def pre_relaxation(x: torch.Tensor, y: torch.Tensor, op: MRIOperator, eta: torch
 class ResBlock(nn.Module):
     """ResBlock of the solution operator S_ℓ (Fig. 1(e)): ``z + conv(ReLU(conv(z)))`` with 3×3 convolutions, no BN."""
 
-    def __init__(self, features: int):
+    def __init__(self, features: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(features, features, 3, padding=1),
@@ -61,6 +62,7 @@ class ResBlock(nn.Module):
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Return ``z + conv(ReLU(conv(z)))``."""
         return z + self.body(z)
 
 
@@ -75,7 +77,7 @@ class SolutionOperator(nn.Module):
     identity (the coarse "solve" passes the restricted residual on).
     """
 
-    def __init__(self, features: int, n_resblocks: int):
+    def __init__(self, features: int, n_resblocks: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(2, features, 3, padding=1),
@@ -89,6 +91,7 @@ class SolutionOperator(nn.Module):
         nn.init.zeros_(self.body[-1].weight)
 
     def forward(self, r: torch.Tensor) -> torch.Tensor:
+        """Return ``S_ℓ r = r + (learned part)(r)`` for the restricted k-space residual ``r`` (2 channels)."""
         return r + self.body(r)
 
 
@@ -106,7 +109,7 @@ class CorrectionModule(nn.Module):
     transfer operators are what turn it into a useful coarse-grid correction.
     """
 
-    def __init__(self, features: int, n_resblocks: int):
+    def __init__(self, features: int, n_resblocks: int) -> None:
         super().__init__()
         self.restriction = nn.Conv2d(2, 2, 2, stride=2)
         self.solution = SolutionOperator(features, n_resblocks)
@@ -119,6 +122,7 @@ class CorrectionModule(nn.Module):
                     transfer.weight[channel, channel] = weight
 
     def forward(self, h: torch.Tensor, y: torch.Tensor, op: MRIOperator) -> torch.Tensor:
+        """Return the fine-grid image correction ``e_ℓ^h = I_ℓ^P F^H S_ℓ I_ℓ^R (y − T h_ℓ)``, eqs. (4)–(5)."""
         residual = complex_to_channels(y - op.forward(h))
         coarse_error = ifft2c(channels_to_complex(self.solution(self.restriction(residual))))
         return channels_to_complex(self.prolongation(complex_to_channels(coarse_error)))
@@ -144,7 +148,7 @@ class GeometricPriorDistillation(nn.Module):
     ``N⁰ = I`` term, applied to the two-grid iterate of Step 3. Training then grows the higher-order terms.
     """
 
-    def __init__(self, in_channels: int, n_images: int, features: int, depth: int):
+    def __init__(self, in_channels: int, n_images: int, features: int, depth: int) -> None:
         super().__init__()
         self.layers = nn.ModuleList(nn.Conv2d(in_channels + j * features, features, 3, padding=1) for j in range(depth))
         self.fuse = nn.Conv2d(in_channels + depth * features, 2, 1)
@@ -159,6 +163,7 @@ class GeometricPriorDistillation(nn.Module):
             self.fuse.bias.zero_()
 
     def forward(self, m: torch.Tensor) -> torch.Tensor:
+        """Return ``x_ℓ = W_ℓ ∗ F_{ℓ,k}`` of eq. (9) for the stacked input ``m_ℓ``, as 2 channels (real, imaginary)."""
         features = m
         for conv in self.layers:
             features = torch.cat([features, F.relu(conv(features))], dim=1)
@@ -176,7 +181,7 @@ class ConditionModule(nn.Module):
     one ``p → p`` layer.
     """
 
-    def __init__(self, features: int, n_outputs: int):
+    def __init__(self, features: int, n_outputs: int) -> None:
         super().__init__()
         self.net = nn.Sequential(
             nn.Linear(1, features),
@@ -187,11 +192,12 @@ class ConditionModule(nn.Module):
         )
 
     def forward(self, ratio: torch.Tensor) -> torch.Tensor:
+        """Return ``[η, β] = CM(α)``, eq. (10): ``(B, n_outputs)`` positive values for the ratios ``(B,)``."""
         return F.softplus(self.net(ratio.unsqueeze(-1)))
 
 
 @register
-class CGPDCSNet(nn.Module):
+class CGPDCSNet(ReconstructionModel):
     """CGPD-CSNet, the unrolled correction–distillation network of Fig. 1 (single-coil, Cartesian or not).
 
     Parameters
@@ -233,9 +239,14 @@ class CGPDCSNet(nn.Module):
     ``x_0 = T^H y`` it returns ``T^H y`` exactly (the k-space residual of ``T^H y`` is zero). Training departs from
     this classical starting point, so short CPU runs begin at the zero-filled reconstruction rather than at noise.
 
-    Calling convention (shared by the book's models): ``forward(kspace, mask, *, ratio=None, reference=None,
-    return_stages=False)``; see :meth:`forward`.
+    Calling convention: :mod:`mrilab.models.base`. Single-coil, ``H`` and ``W`` even (the restriction halves the
+    grid); ``ratio`` feeds CM (``None``: the mask's sampling ratio, per sample); ``reference`` and ``sens`` are not
+    used. Stages (on request) hold per stage ℓ the complex images ``"D"``, the pre-relaxation output h_ℓ (eq. 7),
+    ``"C"``, the coarse-grid-corrected iterate ``h_ℓ + e_ℓ^h`` (Step 3; equal to ``"D"`` without C_ℓ), and ``"x"``,
+    the stage output x_ℓ of P_ℓ (eq. 9) — the images of Fig. 3.
     """
+
+    size_multiple = 2
 
     def __init__(
         self,
@@ -248,7 +259,7 @@ class CGPDCSNet(nn.Module):
         share_correction: bool = False,
         share_prior: bool = False,
         init: str = "adjoint",
-    ):
+    ) -> None:
         super().__init__()
         for name, value in (("features", features), ("depth", depth), ("n_stages", n_stages)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -293,13 +304,15 @@ class CGPDCSNet(nn.Module):
         self.beta_free = None if self.beta_from_cm else nn.Parameter(torch.zeros(n_stages))
 
     # -- condition module ------------------------------------------------------------------------------------
-    def condition(self, ratio) -> tuple[torch.Tensor, torch.Tensor]:
+    def condition(self, ratio: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Step lengths η_ℓ (eq. 3) and noise levels β_ℓ (eq. 5) for sampling ratio(s) α: eq. (10).
 
         ``ratio`` is a number or a tensor ``(B,)`` in (0, 1]; returns ``(eta, beta)``, each ``(B, n_s)``.
         """
         device = next(self.parameters()).device
-        ratio = _ratio_tensor(ratio, None, device)
+        return self._condition(ratio_tensor(ratio, ratio.numel() if isinstance(ratio, torch.Tensor) else 1, device))
+
+    def _condition(self, ratio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         batch = ratio.shape[0]
         out = self.condition_module(ratio) if self.condition_module is not None else None
         if self.eta_from_cm:
@@ -312,34 +325,11 @@ class CGPDCSNet(nn.Module):
             beta = F.softplus(self.beta_free).expand(batch, -1)
         return eta, beta
 
-    # -- forward ---------------------------------------------------------------------------------------------
-    def forward(self, kspace, mask, *, ratio=None, reference=None, return_stages=False):
-        """Reconstruct from undersampled single-coil k-space.
-
-        Parameters
-        ----------
-        kspace:
-            Complex ``(B, 1, H, W)`` measurements; ``y = M ⊙ kspace`` (values outside the mask are ignored).
-            ``H`` and ``W`` must be even (the restriction halves the grid).
-        mask:
-            Boolean ``(H, W)`` or ``(B, 1, H, W)``.
-        ratio:
-            Sampling ratio α for CM: a number or a ``(B,)`` tensor in (0, 1]. ``None`` uses the mask's mean (per
-            sample for a per-sample mask).
-        reference:
-            Part of the book's shared calling convention; CGPD-CSNet is single-contrast and does not use it.
-        return_stages:
-            Also return, per stage ℓ, a dict of complex ``(B, 1, H, W)`` images: ``"D"`` the pre-relaxation output
-            h_ℓ (eq. 7), ``"C"`` the coarse-grid-corrected iterate ``h_ℓ + e_ℓ^h`` (Step 3; equal to ``"D"``
-            without C_ℓ), ``"P"`` the stage output x_ℓ (eq. 9) — the images of Fig. 3.
-
-        Returns
-        -------
-        ``x_{n_s}`` complex ``(B, 1, H, W)``, or ``(x_{n_s}, stages)`` with ``return_stages=True``.
-        """
-        y, op = self._measurements(kspace, mask)
-        alpha = _ratio_tensor(ratio, mask, y.device, batch=y.shape[0])
-        eta, beta = self.condition(alpha)
+    # -- the unrolled network --------------------------------------------------------------------------------
+    def unroll(self, data: Measurements, *, return_stages: bool) -> tuple[torch.Tensor, list[dict]]:
+        """Run the ``n_s`` stages D_ℓ, C_ℓ, P_ℓ from ``x_0`` (``T^H y`` or zero), with η, β from CM."""
+        y, op = data.y, data.op
+        eta, beta = self._condition(data.sampling_ratio())
         height, width = y.shape[-2:]
         x = op.adjoint(y) if self.init == "adjoint" else torch.zeros_like(y)
         stages = []
@@ -354,8 +344,8 @@ class CGPDCSNet(nn.Module):
             parts.append(beta[:, stage].view(-1, 1, 1, 1).expand(-1, 1, height, width).to(h.real.dtype))
             x = channels_to_complex(self.priors[0 if self.share_prior else stage](torch.cat(parts, dim=1)))
             if return_stages:
-                stages.append({"D": h, "C": corrected, "P": x})
-        return (x, stages) if return_stages else x
+                stages.append({"D": h, "C": corrected, "x": x})
+        return x, stages
 
     def training_loss(self, batch: dict) -> torch.Tensor:
         """Deep-supervision ℓ1 loss, eq. (11), averaged over the batch.
@@ -378,50 +368,6 @@ class CGPDCSNet(nn.Module):
         middle = (self.n_stages + 1) // 2
         pixels = target.shape[-2] * target.shape[-1]
         loss = 0.0
-        for x in (stages[-1]["P"], stages[middle - 1]["P"]):
+        for x in (stages[-1]["x"], stages[middle - 1]["x"]):
             loss = loss + complex_to_channels(x - target).abs().sum(dim=(1, 2, 3)) / pixels
         return loss.mean()
-
-    # -- input checks ----------------------------------------------------------------------------------------
-    def _measurements(self, kspace, mask) -> tuple[torch.Tensor, MRIOperator]:
-        check_tensor("kspace", kspace, ndim=4, complex_=True)
-        check_tensor("mask", mask, ndim=(2, 4), dtype=torch.bool)
-        batch, coils, height, width = kspace.shape
-        if coils != 1:
-            raise ValueError(f"kspace must be single-coil (B, 1, H, W), got shape {tuple(kspace.shape)}")
-        if height % 2 or width % 2:
-            raise ValueError(f"kspace must have even H and W (the restriction halves the grid), got {height}x{width}")
-        if tuple(mask.shape[-2:]) != (height, width) or (mask.ndim == 4 and mask.shape[:2] not in ((batch, 1), (1, 1))):
-            raise ValueError(
-                f"mask must be (H, W) or (B, 1, H, W) matching kspace {tuple(kspace.shape)}, got {tuple(mask.shape)}"
-            )
-        mask = mask.to(kspace.device)
-        return kspace * mask, MRIOperator(mask)
-
-
-def _ratio_tensor(ratio, mask, device, batch: int | None = None) -> torch.Tensor:
-    """α as a float tensor ``(B,)`` in (0, 1]: from a number, a ``(B,)`` tensor, or (``ratio=None``) the mask."""
-    if ratio is None:
-        if mask is None:
-            raise ValueError("ratio is required: a number or a (B,) tensor in (0, 1]")
-        if mask.ndim == 4:
-            ratio = mask.flatten(1).float().mean(dim=1)
-        else:
-            ratio = mask.float().mean()
-    if isinstance(ratio, torch.Tensor):
-        check_tensor("ratio", ratio, ndim=(0, 1), complex_=False)
-        if not ratio.is_floating_point():
-            raise TypeError(f"ratio must be a floating-point tensor, got {ratio.dtype}")
-        ratio = ratio.to(device=device, dtype=torch.float32).reshape(-1)
-    elif isinstance(ratio, (int, float)) and not isinstance(ratio, bool):
-        ratio = torch.tensor([float(ratio)], device=device)
-    else:
-        raise TypeError(f"ratio must be a number or a (B,) tensor in (0, 1], got {type(ratio).__name__}")
-    if not bool(((ratio > 0) & (ratio <= 1)).all()):
-        raise ValueError(f"ratio must be in (0, 1], got {ratio.tolist()}")
-    if batch is not None:
-        if ratio.shape[0] == 1:
-            ratio = ratio.expand(batch)
-        elif ratio.shape[0] != batch:
-            raise ValueError(f"ratio must have {batch} entries (one per kspace sample) or one, got {ratio.shape[0]}")
-    return ratio

@@ -1,6 +1,8 @@
-"""ISTA-Net+ (Zhang & Ghanem, "ISTA-Net: Interpretable optimization-inspired deep network for image compressive
-sensing", CVPR 2018): ISTA for ``½‖Ax − y‖² + λ‖Ψx‖₁`` unrolled into ``N_p`` phases in which the sparsifying
-transform becomes learned convolutions and the step size and threshold become learned scalars.
+"""ISTA-Net+: ISTA unrolled into phases with a learned sparsifying transform, step size and threshold.
+
+Zhang & Ghanem, "ISTA-Net: Interpretable optimization-inspired deep network for image compressive sensing",
+CVPR 2018: ISTA for ``½‖Ax − y‖² + λ‖Ψx‖₁`` unrolled into ``N_p`` phases in which the sparsifying transform
+becomes learned convolutions and the step size and threshold become learned scalars.
 
 Phase ``k`` (the paper's ISTA-Net+ eqs. for ``r^(k)`` and ``x^(k)``)::
 
@@ -14,8 +16,9 @@ two convolutions with a ReLU between, ``G`` one convolution (features → image)
 
 Complex images enter the convolutions through :func:`mrilab.ops.complex_to_channels`: ``D`` sees 2 input channels
 (real, imaginary) and ``G`` returns 2 channels, which :func:`mrilab.ops.channels_to_complex` turns back into the
-complex residual. Convolutions have no bias (the official implementation's choice, which keeps ``soft(·, θ)``
-meaningful: zero features map to zero).
+complex residual; for one-channel images the two channels are a view of the complex tensor in the channels-last
+layout, which CPU convolutions run fastest on. Convolutions have no bias (the official implementation's choice,
+which keeps ``soft(·, θ)`` meaningful: zero features map to zero).
 
 Parameters, with ``C = 2`` image channels, ``N_f`` filters of size ``k × k`` and ``N_p`` phases::
 
@@ -33,6 +36,7 @@ from torch import nn
 from .._checks import check_tensor
 from ..classical.prox import soft_threshold
 from ..ops import MRIOperator, channels_to_complex, complex_to_channels
+from .base import Measurements, ReconstructionModel
 from .registry import register
 
 IMAGE_CHANNELS = 2
@@ -41,7 +45,8 @@ IMAGE_CHANNELS = 2
 class _Phase(nn.Module):
     """One ISTA-Net+ phase: step ρ_k, threshold θ_k and the transforms D, F, F̃, G of Zhang & Ghanem's Fig. 3."""
 
-    def __init__(self, n_filters: int, kernel_size: int, step_init: float, threshold_init: float, zero_update: bool):
+    def __init__(self, n_filters: int, kernel_size: int, step_init: float, threshold_init: float,
+                 zero_update: bool) -> None:
         super().__init__()
 
         def conv(n_in: int, n_out: int) -> nn.Conv2d:
@@ -58,17 +63,26 @@ class _Phase(nn.Module):
         if zero_update:
             nn.init.zeros_(self.G.weight)
 
-    def forward(self, x: torch.Tensor, op: MRIOperator, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``x^(k)`` from ``x^(k−1)``, and the symmetry residual ``F̃(F(D r^(k))) − D r^(k)``."""
+    def forward(self, x: torch.Tensor, op: MRIOperator, y: torch.Tensor,
+                symmetry: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Return ``x^(k)``, ``r^(k)`` and (if ``symmetry``) the residual ``F̃(F(D r^(k))) − D r^(k)``.
+
+        With ``symmetry``, F̃ runs once on the thresholded and the raw features stacked along the batch.
+        """
         r = x - self.rho * op.adjoint(op.forward(x) - y)
         features = self.D(complex_to_channels(r))
         sparse = self.F(features)
-        update = self.G(self.F_tilde(soft_threshold(sparse, self.theta)))
-        return r + channels_to_complex(update), self.F_tilde(sparse) - features
+        thresholded = soft_threshold(sparse, self.theta)
+        if symmetry:
+            restored, inverse = self.F_tilde(torch.cat([thresholded, sparse])).chunk(2)
+            residual = inverse - features
+        else:
+            restored, residual = self.F_tilde(thresholded), None
+        return r + channels_to_complex(self.G(restored)), r, residual
 
 
 @register
-class ISTANetPlus(nn.Module):
+class ISTANetPlus(ReconstructionModel):
     """ISTA-Net+ for single-coil Cartesian MRI (Zhang & Ghanem 2018).
 
     Parameters
@@ -88,10 +102,13 @@ class ISTANetPlus(nn.Module):
         ``"paper"``: every convolution Xavier-initialised, as in the official code. ``"gradient_steps"``: ``G``
         starts at zero, so the untrained network is ``N_p`` plain gradient steps on ``½‖Ax − y‖²`` and training
         only adds the learned prior's correction (faster to train on a small budget).
+
+    Calling convention: :mod:`mrilab.models.base`. Single-coil; ``ratio``, ``reference`` and ``sens`` are not used
+    (ISTA-Net+ is trained per sampling ratio and sees one contrast).
     """
 
     def __init__(self, n_phases: int = 9, n_filters: int = 32, kernel_size: int = 3, step_init: float = 0.5,
-                 threshold_init: float = 0.01, gamma: float = 0.01, init: str = "paper"):
+                 threshold_init: float = 0.01, gamma: float = 0.01, init: str = "paper") -> None:
         super().__init__()
         for name, value in (("n_phases", n_phases), ("n_filters", n_filters), ("kernel_size", kernel_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -123,17 +140,13 @@ class ISTANetPlus(nn.Module):
         k2 = kernel_size**2
         return n_phases * (2 * IMAGE_CHANNELS * n_filters * k2 + 4 * n_filters**2 * k2 + 2)
 
-    def forward(self, kspace: torch.Tensor, mask: torch.Tensor, *, ratio: float | None = None,
-                reference: torch.Tensor | None = None, return_stages: bool = False):
-        """Reconstruct from undersampled ``kspace`` (complex ``(B, 1, H, W)``, zero where not sampled).
+    def unroll(self, data: Measurements, *, return_stages: bool) -> tuple[torch.Tensor, list[dict]]:
+        """Run the ``N_p`` phases from ``x^(0) = A^H y``.
 
-        ``mask`` is boolean ``(H, W)`` or ``(B, 1, H, W)``. ``ratio`` and ``reference`` belong to the book's shared
-        calling convention and are not used: ISTA-Net+ is trained per sampling ratio and uses one contrast.
-        Returns the complex reconstruction ``x^(N_p)`` ``(B, 1, H, W)``, or ``(x, stages)`` with the ``N_p``
-        phase outputs ``[x^(1), ..., x^(N_p)]`` when ``return_stages`` is true.
+        Stages (on request): per phase ``{"x": x^(k), "r": r^(k)}``, the phase output and its gradient step.
         """
-        x, stages, _ = self._unroll(kspace, mask)
-        return (x, stages) if return_stages else x
+        x, stages, _ = self._phases(data, symmetry=False, keep=return_stages)
+        return x, stages
 
     def training_loss(self, batch: dict) -> torch.Tensor:
         """Zhang & Ghanem's loss ``L_discrepancy + γ L_constraint``.
@@ -146,7 +159,7 @@ class ISTANetPlus(nn.Module):
         for key in ("kspace", "mask", "target"):
             if key not in batch:
                 raise KeyError(f"batch must contain {key!r}; got keys {sorted(batch)}")
-        x, _, symmetry = self._unroll(batch["kspace"], batch["mask"])
+        x, _, symmetry = self._phases(self.prepare(batch["kspace"], batch["mask"]), symmetry=True, keep=False)
         target = check_tensor("target", batch["target"], ndim=4, complex_=True)
         if target.shape != x.shape:
             raise ValueError(f"target must have shape {tuple(x.shape)}, got {tuple(target.shape)}")
@@ -154,23 +167,14 @@ class ISTANetPlus(nn.Module):
         constraint = torch.stack([(s**2).mean() for s in symmetry]).sum()
         return discrepancy + self.gamma * constraint
 
-    def _unroll(self, kspace: torch.Tensor, mask: torch.Tensor):
-        check_tensor("kspace", kspace, ndim=4, complex_=True)
-        if kspace.shape[1] != 1:
-            raise ValueError(f"kspace must be single-coil (B, 1, H, W), got shape {tuple(kspace.shape)}")
-        check_tensor("mask", mask, ndim=(2, 4), dtype=torch.bool)
-        if tuple(mask.shape[-2:]) != tuple(kspace.shape[-2:]):
-            raise ValueError(
-                f"mask has spatial size {tuple(mask.shape[-2:])} but kspace has {tuple(kspace.shape[-2:])}"
-            )
-        if mask.ndim == 4 and (mask.shape[1] != 1 or mask.shape[0] not in (1, kspace.shape[0])):
-            raise ValueError(f"mask must be (H, W) or (B, 1, H, W) with B = {kspace.shape[0]}, got {tuple(mask.shape)}")
-        op = MRIOperator(mask.to(kspace.device))
-        y = kspace * op.mask
-        x = op.adjoint(y)
-        stages, symmetry = [], []
+    def _phases(self, data: Measurements, *, symmetry: bool,
+                keep: bool) -> tuple[torch.Tensor, list[dict], list[torch.Tensor]]:
+        x = data.op.adjoint(data.y)
+        stages, residuals = [], []
         for phase in self.phases:
-            x, residual = phase(x, op, y)
-            stages.append(x)
-            symmetry.append(residual)
-        return x, stages, symmetry
+            x, r, residual = phase(x, data.op, data.y, symmetry)
+            if keep:
+                stages.append({"x": x, "r": r})
+            if symmetry:
+                residuals.append(residual)
+        return x, stages, residuals

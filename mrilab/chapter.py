@@ -1,0 +1,88 @@
+"""The training chapters' kit: what every experiment chapter does the same way.
+
+* :func:`show_table` — a titled Markdown table of results rows (:func:`mrilab.results.table`);
+* :func:`loss_curves` — training losses of several runs in one figure, from their (committed) histories;
+* :func:`seconds_per_slice` — the wall time of one reconstruction of a ``size × size`` slice;
+* :func:`seed_mean` and :func:`position_mean` — the per-slice scores averaged over seeds, the mean over positions;
+* :func:`as_batch` (one sample as a batch) and :func:`reconstruction_grid` (reconstructions with error maps scaled
+  per figure), re-exported here.
+"""
+
+from __future__ import annotations
+
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from . import stats
+from .data.batching import as_batch
+from .masks import cartesian_mask
+from .plots import reconstruction_grid
+from .results import table
+
+__all__ = ["as_batch", "loss_curves", "position_mean", "reconstruction_grid", "seconds_per_slice", "seed_mean",
+           "show_table"]
+
+
+def show_table(rows: list[dict], title: str, *, metric: str = "psnr", experiment: str | None = None,
+               time: bool = True) -> None:
+    """Display ``rows`` as a Markdown table under a bold ``title`` (in a notebook; printed elsewhere)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"**{title}**\n\n" + table(rows, metric=metric, experiment=experiment, time=time)))
+
+
+def loss_curves(histories: dict[str, dict], *, ylabel: str = "training loss", title: str | None = None,
+                legend: str | None = None) -> Figure:
+    """Draw the training loss (log scale) of every history of ``{label: history}`` against the step."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for label, history in histories.items():
+        ax.plot(history["step"], history["loss"], label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if len(histories) > 1:
+        ax.legend(title=legend, fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def seconds_per_slice(model: torch.nn.Module, size: int, *, ratio: float = 0.2, repeats: int = 2,
+                      device: torch.device | str = "cpu") -> float:
+    """Return the best of ``repeats`` wall times (after one warm-up) of reconstructing one ``size × size`` slice.
+
+    The input is random k-space under a Cartesian mask at ``ratio``; the call follows the shared contract, so every
+    model is timed the same way (synchronised on CUDA).
+    """
+    mask = cartesian_mask((size, size), ratio, seed=0).to(device)
+    kspace = torch.randn(1, 1, size, size, dtype=torch.complex64, device=device) * mask
+    model = model.to(device).eval()
+    times = []
+    for _ in range(repeats + 1):
+        if torch.device(device).type == "cuda":
+            torch.cuda.synchronize()
+        tic = time.perf_counter()
+        model(kspace, mask, ratio=ratio)
+        if torch.device(device).type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - tic)
+    return min(times[1:])
+
+
+def seed_mean(per_seed: list[list[dict]]) -> list[dict]:
+    """Average per-slice rows over seeds (one list of rows per seed, same slices): the unit of a paired comparison."""
+    return [dict(row, **{k: float(np.mean([rows[i][k] for rows in per_seed])) for k in ("psnr", "ssim", "hfen",
+                                                                                        "seconds")})
+            for i, row in enumerate(per_seed[0])]
+
+
+def position_mean(rows: list[dict], metric: str = "psnr") -> float:
+    """Return the mean of ``metric`` over positions (a table's mean), without a bootstrap."""
+    return float(np.mean(list(stats.per_position(rows, metric).values())))

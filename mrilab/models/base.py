@@ -1,0 +1,157 @@
+"""The contract every reconstruction model of the book follows.
+
+Calling convention::
+
+    x = model(kspace, mask, *, ratio=None, reference=None, sens=None, return_stages=False)
+    x, stages = model(kspace, mask, ..., return_stages=True)
+
+* ``kspace``: complex ``(B, C, H, W)`` measurements (``C = 1`` single-coil); values outside the mask are ignored;
+* ``mask``: boolean ``(H, W)`` for the batch or ``(B, 1, H, W)`` per sample;
+* ``ratio``: the sampling ratio — a number or a ``(B,)`` tensor in (0, 1] — for models conditioned on it;
+* ``reference``: complex ``(B, 1, H, W)``, a fully sampled image of another contrast (multi-contrast models);
+* ``sens``: complex ``(C, H, W)`` or ``(B, C, H, W)`` coil sensitivities (multi-coil models that use them);
+* returns the complex image ``(B, 1, H, W)``; with ``return_stages`` also a list with one dict per stage, each
+  holding at least ``"x"``, the stage's output image (models add their own intermediate images).
+
+:class:`ReconstructionModel` validates all of this once, in :meth:`~ReconstructionModel.prepare`, and hands the
+model a :class:`Measurements`; a model ignores the optional inputs it does not use. Subclasses implement
+:meth:`~ReconstructionModel.unroll`, record their constructor arguments in ``self.config`` and register with
+:func:`mrilab.models.registry.register`, which is all a new model needs to be trained, evaluated, checkpointed and
+covered by the contract tests (``tests/test_model_contract.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .._checks import check_tensor
+from ..ops import MRIOperator
+
+
+@dataclass
+class Measurements:
+    """Validated inputs of one forward pass, on the device of ``y``.
+
+    ``y`` is the masked k-space ``M ⊙ kspace`` ``(B, C, H, W)``; ``op`` the operator ``A = M F S`` (``S`` from
+    ``sens``; ``None`` for multi-coil data without sensitivities, which such models treat coil by coil); ``ratio`` a
+    float ``(B,)`` tensor or ``None`` when the caller gave none (:meth:`sampling_ratio` falls back to the mask).
+    """
+
+    y: torch.Tensor
+    mask: torch.Tensor
+    op: MRIOperator | None
+    ratio: torch.Tensor | None
+    reference: torch.Tensor | None
+    sens: torch.Tensor | None
+
+    @property
+    def batch_size(self) -> int:
+        """Return ``B``."""
+        return self.y.shape[0]
+
+    def sampling_ratio(self) -> torch.Tensor:
+        """Return the given ratio, else the fraction of k-space each sample's mask samples, as a ``(B,)`` tensor."""
+        if self.ratio is not None:
+            return self.ratio
+        fraction = self.mask.flatten(-2).float().mean(dim=-1).reshape(-1)
+        return fraction.expand(self.batch_size) if fraction.numel() == 1 else fraction
+
+
+class ReconstructionModel(nn.Module):
+    """Base class of the book's models: one calling convention, inputs checked once at the boundary.
+
+    Class attributes say what a model accepts: ``multi_coil`` (``C > 1``), ``needs_sens`` and ``needs_reference``
+    (required inputs), ``size_multiple`` (``H`` and ``W`` must be multiples of it, e.g. 2 for a stride-2 layer).
+    """
+
+    multi_coil: bool = False
+    needs_sens: bool = False
+    needs_reference: bool = False
+    size_multiple: int = 1
+    config: dict
+
+    def forward(self, kspace: torch.Tensor, mask: torch.Tensor, *, ratio: float | torch.Tensor | None = None,
+                reference: torch.Tensor | None = None, sens: torch.Tensor | None = None,
+                return_stages: bool = False) -> torch.Tensor | tuple[torch.Tensor, list[dict]]:
+        """Reconstruct complex images ``(B, 1, H, W)``; see the module docstring for the arguments."""
+        data = self.prepare(kspace, mask, ratio=ratio, reference=reference, sens=sens)
+        x, stages = self.unroll(data, return_stages=return_stages)
+        return (x, stages) if return_stages else x
+
+    def unroll(self, data: Measurements, *, return_stages: bool) -> tuple[torch.Tensor, list[dict]]:
+        """Return the reconstruction and (when ``return_stages``, else an empty list) the per-stage dicts."""
+        raise NotImplementedError(f"{type(self).__name__} must implement unroll(data, return_stages=...)")
+
+    def prepare(self, kspace: torch.Tensor, mask: torch.Tensor, *, ratio: float | torch.Tensor | None = None,
+                reference: torch.Tensor | None = None, sens: torch.Tensor | None = None) -> Measurements:
+        """Check the inputs of the calling convention once and return them as :class:`Measurements`."""
+        name = type(self).__name__
+        check_tensor("kspace", kspace, ndim=4, complex_=True)
+        batch, coils, height, width = kspace.shape
+        if coils != 1 and not self.multi_coil:
+            raise ValueError(f"kspace must be single-coil (B, 1, H, W) for {name}, got shape {tuple(kspace.shape)}")
+        if height % self.size_multiple or width % self.size_multiple:
+            raise ValueError(f"kspace must have H and W divisible by {self.size_multiple} for {name}, "
+                             f"got {height}x{width}")
+        check_tensor("mask", mask, ndim=(2, 4), dtype=torch.bool)
+        if tuple(mask.shape[-2:]) != (height, width) or (mask.ndim == 4 and mask.shape[:2] not in ((batch, 1), (1, 1))):
+            raise ValueError(f"mask must be (H, W) or (B, 1, H, W) matching kspace {tuple(kspace.shape)}, "
+                             f"got {tuple(mask.shape)}")
+        mask = mask.to(kspace.device)
+        if reference is None and self.needs_reference:
+            raise ValueError(f"{name} needs reference, a complex (B, 1, H, W) image of the reference contrast")
+        if reference is not None:
+            check_tensor("reference", reference, ndim=4, complex_=True)
+            if tuple(reference.shape) != (batch, 1, height, width):
+                raise ValueError(f"reference must have shape {(batch, 1, height, width)}, got {tuple(reference.shape)}")
+            reference = reference.to(kspace.device)
+        if sens is None and self.needs_sens:
+            raise ValueError(f"{name} needs sens, complex coil sensitivities (B, C, H, W)")
+        if sens is not None:
+            check_tensor("sens", sens, ndim=(3, 4), complex_=True)
+            if tuple(sens.shape[-3:]) != (coils, height, width) or (sens.ndim == 4 and sens.shape[0] not in (1, batch)):
+                raise ValueError(f"sens must be (C, H, W) or (B, C, H, W) matching kspace {tuple(kspace.shape)}, "
+                                 f"got {tuple(sens.shape)}")
+            sens = sens.to(kspace.device)
+        op = MRIOperator(mask, sens) if coils == 1 or sens is not None else None
+        ratio = None if ratio is None else ratio_tensor(ratio, batch, kspace.device)
+        return Measurements(kspace * mask, mask, op, ratio, reference, sens)
+
+
+def ratio_tensor(ratio: float | torch.Tensor, batch: int, device: torch.device | str) -> torch.Tensor:
+    """Return the sampling ratio α as a float ``(B,)`` tensor on ``device`` (from a number, a 0-d or a (B,) tensor)."""
+    if isinstance(ratio, torch.Tensor):
+        check_tensor("ratio", ratio, ndim=(0, 1), complex_=False)
+        if not ratio.is_floating_point():
+            raise TypeError(f"ratio must be a floating-point tensor, got {ratio.dtype}")
+        ratio = ratio.to(device=device, dtype=torch.float32).reshape(-1)
+    elif isinstance(ratio, (int, float)) and not isinstance(ratio, bool):
+        ratio = torch.tensor([float(ratio)], device=device)
+    else:
+        raise TypeError(f"ratio must be a number or a (B,) tensor in (0, 1], got {type(ratio).__name__}")
+    if not bool(((ratio > 0) & (ratio <= 1)).all()):
+        raise ValueError(f"ratio must be in (0, 1], got {ratio.tolist()}")
+    if ratio.shape[0] == 1:
+        return ratio.expand(batch)
+    if ratio.shape[0] != batch:
+        raise ValueError(f"ratio must have {batch} entries (one per kspace sample) or one, got {ratio.shape[0]}")
+    return ratio
+
+
+#: The optional keys of a batch that :func:`reconstruct` passes to a model.
+OPTIONAL_INPUTS = ("ratio", "reference", "sens")
+
+
+def reconstruct(model: nn.Module, batch: dict, **options: bool) -> torch.Tensor | tuple[torch.Tensor, list[dict]]:
+    """Call ``model`` on a batch dict: ``kspace``, ``mask`` and every optional input the batch holds.
+
+    ``options`` (e.g. ``return_stages=True``) are passed on.
+    """
+    for key in ("kspace", "mask"):
+        if key not in batch:
+            raise KeyError(f"batch must contain {key!r}; got keys {sorted(batch)}")
+    extras = {key: batch[key] for key in OPTIONAL_INPUTS if batch.get(key) is not None}
+    return model(batch["kspace"], batch["mask"], **extras, **options)

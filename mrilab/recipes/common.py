@@ -1,0 +1,113 @@
+"""What every method's recipe shares: run names from recipe hashes, and committed pretrained weights.
+
+A *run* is one training of one model: its trainer is built by a recipe module from the profile's settings and
+named ``<prefix>-<hash>`` by :func:`run_name`, the hash covering everything the training depends on (model,
+training config, data, seed). A changed recipe therefore never resumes a stale checkpoint, and the same recipe
+always finds its finished run.
+
+Pretrained weights. The trained ``demo`` models are committed with the package, in
+``mrilab/weights/<profile>/<method>/<run>.pt`` (the state dict only, loadable with ``weights_only=True``) next to
+``<run>.json`` (model name and config, the recipe, its full hash, steps, training wall time, machine, and the
+training history for the loss curves). :func:`fit` loads a committed model when the hash of the current recipe
+equals the committed one and trains (or resumes) otherwise; ``retrain=True`` forces training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from ..io import atomic_path, atomic_write
+from ..models.registry import build_model
+from ..runtime import machine_info, runs_dir
+from ..train import TrainConfig, Trainer
+
+#: Where the committed weights live (inside the package, so that an installed package has them).
+WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+
+
+def recipe_hash(recipe: dict) -> str:
+    """Return the SHA-256 of a recipe's canonical JSON."""
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def run_name(prefix: str, recipe: dict) -> str:
+    """Return ``prefix-<first 10 hex digits of the recipe hash>``."""
+    return f"{prefix}-{recipe_hash(recipe)[:10]}"
+
+
+def make_trainer(profile: str, method: str, prefix: str, recipe: dict, model: torch.nn.Module,
+                 dataset: torch.utils.data.Dataset, config: TrainConfig) -> Trainer:
+    """Return the (not yet fitted) trainer of one run in ``runs_dir(profile, method, run_name(prefix, recipe))``.
+
+    The trainer carries ``profile``, ``method``, ``run`` and ``recipe``, which :func:`fit` and :func:`export` use.
+    """
+    run = run_name(prefix, recipe)
+    trainer = Trainer(model, dataset, runs_dir(profile, method, run), config)
+    trainer.profile, trainer.method, trainer.run, trainer.recipe = profile, method, run, recipe
+    return trainer
+
+
+def weights_path(profile: str, method: str, run: str) -> Path:
+    """Return the path of a run's committed weights (``.pt``; its manifest is the ``.json`` beside it)."""
+    return WEIGHTS / profile / method / f"{run}.pt"
+
+
+def committed(trainer: Trainer) -> dict | None:
+    """Return the manifest of the trainer's committed weights if its recipe hash matches, else ``None``."""
+    manifest = weights_path(trainer.profile, trainer.method, trainer.run).with_suffix(".json")
+    if not manifest.exists():
+        return None
+    entry = json.loads(manifest.read_text())
+    return entry if entry["hash"] == recipe_hash(trainer.recipe) else None
+
+
+def fit(trainer: Trainer, *, retrain: bool = False, progress: bool = True, save: bool = False) -> dict:
+    """Load the run's committed weights when they match its recipe, else train (or resume); return the history.
+
+    ``save=True`` (``make train``) writes the trained weights to the committed weights folder (:func:`export`).
+    """
+    entry = None if retrain else committed(trainer)
+    if entry is None:
+        history = trainer.fit(progress=progress)
+        if save:
+            export(trainer)
+        return history
+    state = torch.load(weights_path(trainer.profile, trainer.method, trainer.run), map_location="cpu",
+                       weights_only=True)
+    trainer.model.load_state_dict(state)
+    trainer.model.eval()
+    trainer.history = entry["history"]
+    return trainer.history
+
+
+def export(trainer: Trainer) -> Path:
+    """Write a fitted trainer's weights and manifest to the committed weights folder; return the weights path."""
+    path = weights_path(trainer.profile, trainer.method, trainer.run)
+    state = {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    entry = {"method": trainer.method, "run": trainer.run, "model_name": type(trainer.model).__name__,
+             "model_config": dict(trainer.model.config), "recipe": trainer.recipe,
+             "hash": recipe_hash(trainer.recipe), "steps": trainer.step,
+             "seconds": round(trainer.history["seconds"], 1), "machine": machine_info(), "history": trainer.history}
+    atomic_write(path.with_suffix(".json"), json.dumps(entry, indent=1, default=str))
+    return path
+
+
+def load_committed(profile: str, method: str, run: str) -> tuple[torch.nn.Module, dict]:
+    """Rebuild a committed model (eval mode) from its manifest and weights; return ``(model, manifest)``."""
+    path = weights_path(profile, method, run)
+    entry = json.loads(path.with_suffix(".json").read_text())
+    model = build_model(entry["model_name"], entry["model_config"])
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval(), entry
+
+
+def committed_runs(profile: str) -> dict[tuple[str, str], dict]:
+    """Return every committed run of ``profile``: ``{(method, run): manifest}``."""
+    folder = WEIGHTS / profile
+    return {(p.parent.name, p.stem): json.loads(p.read_text()) for p in sorted(folder.glob("*/*.json"))}

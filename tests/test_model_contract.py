@@ -1,0 +1,135 @@
+"""The contract every registered model of the book follows (mrilab.models.base), tested once for all of them.
+
+A new model gets every test here by registering and adding its small configuration to SMALL.
+"""
+
+import io
+
+import pytest
+import torch
+
+import mrilab.models as models
+from mrilab.masks import cartesian_mask
+from mrilab.models import MODELS, ReconstructionModel, build_model
+from mrilab.models.base import reconstruct
+from mrilab.ops import fft2c
+from mrilab.train import default_loss
+
+#: A configuration small enough for a unit test, per model class.
+SMALL = {
+    "ISTANetPlus": {"n_phases": 3, "n_filters": 8},
+    "CGPDCSNet": {"features": 8, "depth": 2, "n_stages": 2, "n_resblocks": 1},
+}
+BOOK_MODELS = sorted(name for name, cls in MODELS.items() if cls.__module__.startswith("mrilab.models"))
+N = 32
+
+
+def make(name: str) -> ReconstructionModel:
+    torch.manual_seed(0)
+    model = build_model(name, SMALL[name])
+    with torch.no_grad():  # move zero-initialised output layers off zero, so every path carries signal
+        for parameter in model.parameters():
+            parameter.add_(1e-2 * torch.randn_like(parameter))
+    return model.eval()
+
+
+def data(batch: int = 2) -> dict:
+    generator = torch.Generator().manual_seed(1)
+    target = torch.randn(batch, 1, N, N, dtype=torch.complex64, generator=generator)
+    mask = cartesian_mask((N, N), 0.3, seed=0)
+    return {"kspace": fft2c(target) * mask, "mask": mask, "target": target, "ratio": torch.full((batch,), 0.3)}
+
+
+def test_every_book_model_is_exported_registered_and_has_a_small_configuration():
+    assert set(BOOK_MODELS) == set(SMALL)
+    for name in BOOK_MODELS:
+        assert getattr(models, name) is MODELS[name] and issubclass(MODELS[name], ReconstructionModel)
+
+
+@pytest.mark.parametrize("name", BOOK_MODELS)
+def test_output_shape_dtype_stages_and_determinism(name):
+    model, batch = make(name), data()
+    with torch.no_grad():
+        x = reconstruct(model, batch)
+        again, stages = reconstruct(model, batch, return_stages=True)
+    assert x.shape == (2, 1, N, N) and x.dtype == torch.complex64
+    assert torch.equal(x, again)  # the same output twice
+    assert isinstance(stages, list) and stages and all(isinstance(s, dict) and "x" in s for s in stages)
+    assert torch.equal(stages[-1]["x"], x)
+    assert all(image.shape == x.shape and image.is_complex() for s in stages for image in s.values())
+
+
+@pytest.mark.parametrize("name", BOOK_MODELS)
+def test_unused_optional_inputs_are_ignored(name):
+    model, batch = make(name), data()
+    cls = MODELS[name]
+    extras = {}
+    if not cls.needs_reference:
+        extras["reference"] = torch.randn(2, 1, N, N, dtype=torch.complex64)
+    if not cls.multi_coil and not cls.needs_sens:
+        extras["sens"] = torch.ones(2, 1, N, N, dtype=torch.complex64)
+    with torch.no_grad():
+        assert torch.equal(reconstruct(model, batch), reconstruct(model, {**batch, **extras}))
+
+
+@pytest.mark.parametrize("name", BOOK_MODELS)
+def test_gradient_flows_from_the_loss_to_every_parameter(name):
+    model, batch = make(name).train(), data()
+    loss = default_loss(model, batch)
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    loss.backward()
+    silent = [n for n, p in model.named_parameters() if p.grad is None or not bool(p.grad.abs().sum() > 0)]
+    assert not silent, f"no gradient reaches {silent}"
+
+
+@pytest.mark.parametrize("name", BOOK_MODELS)
+def test_weights_only_checkpoint_round_trip(name):
+    model, batch = make(name), data(1)
+    buffer = io.BytesIO()
+    torch.save({"model_name": name, "model_config": model.config, "state_dict": model.state_dict()}, buffer)
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)
+    rebuilt = build_model(state["model_name"], state["model_config"])
+    rebuilt.load_state_dict(state["state_dict"])
+    with torch.no_grad():
+        assert torch.equal(reconstruct(rebuilt.eval(), batch), reconstruct(model, batch))
+
+
+@pytest.mark.parametrize("name", BOOK_MODELS)
+def test_bad_inputs_are_named(name):
+    model, batch = make(name), data()
+    kspace, mask = batch["kspace"], batch["mask"]
+    nan = kspace.clone()
+    nan[0, 0, 0, 0] = float("nan")
+    cases = [
+        ((kspace.real, mask), {}, TypeError, "kspace must be a complex"),
+        ((kspace[0], mask), {}, ValueError, "kspace must have 4 dimensions"),
+        ((nan, mask), {}, ValueError, "kspace contains NaN"),
+        ((kspace, mask.float()), {}, TypeError, "mask must have dtype"),
+        ((kspace, mask[:, :-2]), {}, ValueError, "mask must be"),
+        ((kspace, mask.expand(3, 1, N, N)), {}, ValueError, "mask must be"),
+        ((kspace, mask), {"ratio": 1.5}, ValueError, "ratio must be in"),
+        ((kspace, mask), {"ratio": "0.3"}, TypeError, "ratio must be a number"),
+        ((kspace, mask), {"reference": kspace[:1]}, ValueError, "reference must have shape"),
+        ((kspace, mask), {"sens": torch.ones(2, 3, N, N, dtype=torch.complex64)}, ValueError, "sens must be"),
+    ]
+    if not MODELS[name].multi_coil:
+        cases.append(((kspace.repeat(1, 2, 1, 1), mask), {}, ValueError, "kspace must be single-coil"))
+    for args, kwargs, error, message in cases:
+        with pytest.raises(error, match=message):
+            model(*args, **kwargs)
+
+
+def test_reconstruct_forwards_every_optional_key_of_a_batch():
+    seen = {}
+
+    class Recorder(torch.nn.Module):
+        def forward(self, kspace, mask, **extras):
+            seen.update(extras)
+            return kspace
+
+    batch = data() | {"reference": torch.zeros(1), "sens": torch.ones(1), "index": torch.tensor([0, 1])}
+    reconstruct(Recorder(), batch, return_stages=False)
+    assert set(seen) == {"ratio", "reference", "sens", "return_stages"}
+    with pytest.raises(KeyError, match="mask"):
+        reconstruct(Recorder(), {"kspace": batch["kspace"]})

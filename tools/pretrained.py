@@ -1,0 +1,106 @@
+"""Train, export and check the committed pretrained models (``mrilab/weights/<profile>/``).
+
+    python tools/pretrained.py train --profile demo [--retrain]   # make train: every run of every method
+    python tools/pretrained.py check --profile demo               # CI: weights match recipes and results
+
+``train`` runs every run of every recipe module (:data:`mrilab.recipes.METHODS`) and writes its weights and
+manifest; with ``--retrain`` it ignores the committed weights and trains from scratch (``make train`` also points
+``MRILAB_RUNS`` at an empty folder, so that no old checkpoint is resumed). ``check`` fails when a committed file
+does not belong to a current run or a run has no committed file, when the committed hash differs from the current
+recipe's, when a weight file does not load with ``weights_only=True`` into its model, or when re-evaluating the
+main experiment's models on the test and out-of-distribution splits does not reproduce the committed results
+(``results/<profile>/``) to 0.01 dB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("MRILAB_RESULTS", str(ROOT / "results"))
+
+from mrilab.data import SliceDataset  # noqa: E402
+from mrilab.evaluation import evaluate  # noqa: E402
+from mrilab.recipes import METHODS, committed_runs, load_committed, recipe_hash  # noqa: E402
+from mrilab.recipes.common import committed  # noqa: E402
+from mrilab.results import find_row, load_all  # noqa: E402
+from mrilab.stats import summarize  # noqa: E402
+
+TOLERANCE_DB = 0.01
+
+
+def train(profile: str, retrain: bool) -> None:
+    start = time.perf_counter()
+    for name, module in METHODS.items():
+        for options in module.runs(profile):
+            tic = time.perf_counter()
+            module.train(profile, retrain=retrain, progress=False, save=True, **options)
+            print(f"{name} {options}: {time.perf_counter() - tic:.0f} s", flush=True)
+    print(f"all runs of profile {profile}: {time.perf_counter() - start:.0f} s")
+
+
+def check(profile: str) -> list[str]:
+    problems = []
+    current = {}
+    for module in METHODS.values():
+        for options in module.runs(profile):
+            run = module.trainer(profile, **options)
+            current[module.METHOD, run.run] = run
+    stored = committed_runs(profile)
+    for key in sorted(set(current) - set(stored)):
+        problems.append(f"run {key} has no committed weights: run `make train`")
+    for key in sorted(set(stored) - set(current)):
+        problems.append(f"committed weights {key} belong to no current run: delete them or run `make train`")
+    for key in sorted(set(stored) & set(current)):
+        if stored[key]["hash"] != recipe_hash(current[key].recipe) or committed(current[key]) is None:
+            problems.append(f"committed weights {key} were trained with another recipe: run `make train`")
+            continue
+        try:
+            load_committed(profile, *key)
+        except Exception as error:  # noqa: BLE001 (report every broken file, then fail)
+            problems.append(f"committed weights {key} do not load with weights_only=True: {error}")
+    if problems:
+        return problems
+    results = load_all(profile)
+    for name, module in METHODS.items():
+        models = module.trained(profile, progress=False)
+        for split, experiment in (("test", None), ("ood", "ood")):
+            for ratio, model in models.items():
+                dataset = SliceDataset(profile, split, "T1w", mask="cartesian", ratios=(ratio,))
+                measured = summarize(evaluate(model, dataset, device="cpu"), metrics=("psnr",))["psnr_mean"]
+                row = find_row(results, name, ratio, experiment=experiment, split=split, mask="cartesian")
+                shift = measured - row["psnr_mean"]
+                status = "ok" if abs(shift) <= TOLERANCE_DB else "DIFFERS"
+                print(f"{name:12s} {split:4s} {round(100 * ratio):3d} %: committed {row['psnr_mean']:.3f} dB, "
+                      f"re-evaluated {measured:.3f} dB ({shift:+.4f}) {status}")
+                if not math.isfinite(shift) or abs(shift) > TOLERANCE_DB:
+                    problems.append(f"{name} {split} {ratio}: the committed weights give {measured:.3f} dB, the "
+                                    f"committed results {row['psnr_mean']:.3f} dB: run `make results`")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=("train", "check"))
+    parser.add_argument("--profile", default="demo")
+    parser.add_argument("--retrain", action="store_true", help="train from scratch, ignoring committed weights")
+    args = parser.parse_args()
+    if args.command == "train":
+        train(args.profile, args.retrain)
+        return 0
+    problems = check(args.profile)
+    for problem in problems:
+        print("FAIL:", problem)
+    if not problems:
+        print(f"committed {args.profile} weights: {len(committed_runs(args.profile))} runs match their recipes, "
+              "load with weights_only=True and reproduce the committed results")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
