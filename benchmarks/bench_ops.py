@@ -27,33 +27,18 @@ Run from the repository root: ``python benchmarks/bench_ops.py [--rounds N]``.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
-import sys
 
 import torch
-from common import quartiles, time_interleaved, write_result
+from common import ensure_allocator_settings, quartiles, time_interleaved, write_result
 
 from mrilab.coils import birdcage_maps
 from mrilab.masks import cartesian_mask
 from mrilab.ops import MRIOperator
 
-ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "4294967296"}
-REEXEC_MARK = "MRILAB_BENCH_OPS_REEXEC"
 SIZES = (128, 256)
 BATCH = {1: 8, 8: 4}  # batch per coil count: keeps each call at the millisecond scale
 DIMS = (-2, -1)
-
-
-def ensure_allocator_settings() -> dict:
-    """Re-execute this script with the MALLOC_* variables set unless they already are; return the values in use."""
-    if any(name not in os.environ for name in ALLOCATOR):
-        env = {**ALLOCATOR, **os.environ, REEXEC_MARK: "1"}
-        os.execve(sys.executable, [sys.executable, *sys.argv], env)
-    return {
-        **{name: os.environ[name] for name in ALLOCATOR},
-        "set_by": "bench_ops.py (re-exec)" if os.environ.get(REEXEC_MARK) else "environment",
-    }
 
 
 def fft2(x: torch.Tensor, centred: bool) -> torch.Tensor:

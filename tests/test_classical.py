@@ -23,6 +23,8 @@ from mrilab.masks import cartesian_mask, random2d_mask
 from mrilab.metrics import nmse
 from mrilab.ops import MRIOperator
 
+from .adjoint import assert_adjoint
+
 
 def phantom(n: int, dtype=torch.complex128) -> torch.Tensor:
     """A few ellipses with a smooth phase, ``(1, 1, n, n)``."""
@@ -86,6 +88,7 @@ def test_wavelet_matrix_is_orthonormal(wavelet):
     assert torch.allclose(matrix.T @ matrix, torch.eye(256, dtype=torch.float64), atol=1e-12)
     assert torch.allclose(matrix @ matrix.T, torch.eye(256, dtype=torch.float64), atol=1e-12)
     assert torch.allclose(psi.adjoint(basis).reshape(256, 256).T, matrix.T, atol=1e-12)
+    assert_adjoint(psi, psi.adjoint, (2, 16, 16), (2, 16, 16), dtype=torch.float64)
 
 
 @pytest.mark.parametrize("wavelet", ["haar", "db4", "sym8"])
@@ -225,11 +228,7 @@ def test_solver_argument_errors():
 
 # -- total variation --------------------------------------------------------------------------------------------------
 def test_gradient_adjoint_is_the_adjoint():
-    x = torch.randn(2, 1, 9, 11, dtype=torch.complex128)
-    p = torch.randn(2, 2, 9, 11, dtype=torch.complex128)
-    lhs = (gradient(x).conj() * p).sum()
-    rhs = (x.conj() * gradient_adjoint(p)).sum()
-    assert torch.allclose(lhs, rhs)
+    assert_adjoint(gradient, gradient_adjoint, (2, 1, 9, 11), (2, 2, 9, 11))
     assert float(total_variation(torch.ones(1, 1, 5, 5))) == 0.0
 
 

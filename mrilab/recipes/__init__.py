@@ -1,6 +1,7 @@
 """Training recipes, one module per method, all with the same interface.
 
-Each module has ``NAME`` (display name), ``METHOD`` (folder name of its runs and weights), per-profile
+Each module has ``NAME`` (display name), ``METHOD`` (folder name of its runs and weights), ``MODEL`` (its model
+class), per-profile
 ``SETTINGS``, ``trainer(profile, ...)`` (the not yet fitted :class:`~mrilab.train.Trainer` of one named run),
 ``train(profile, ..., retrain=False)`` (one run: loaded from the committed weights when they match the recipe,
 else trained or resumed), ``trained(profile)`` (the main experiment's models, ``{ratio: model}``) and
@@ -9,10 +10,10 @@ comparing every method loops over it; :mod:`mrilab.recipes.classical` holds the 
 """
 
 from . import cgpd_csnet, classical, ista_net
-from .common import committed_runs, export, fit, load_committed, recipe_hash, run_name
+from .common import committed_runs, expected_training, export, fit, load_committed, recipe_hash, run_name
 
 #: Display name → recipe module of every trained method, in the book's order.
 METHODS = {ista_net.NAME: ista_net, cgpd_csnet.NAME: cgpd_csnet}
 
-__all__ = ["METHODS", "cgpd_csnet", "classical", "committed_runs", "export", "fit", "ista_net", "load_committed",
-           "recipe_hash", "run_name"]
+__all__ = ["METHODS", "cgpd_csnet", "classical", "committed_runs", "expected_training", "export", "fit", "ista_net",
+           "load_committed", "recipe_hash", "run_name"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import torch
@@ -111,3 +112,26 @@ def committed_runs(profile: str) -> dict[tuple[str, str], dict]:
     """Return every committed run of ``profile``: ``{(method, run): manifest}``."""
     folder = WEIGHTS / profile
     return {(p.parent.name, p.stem): json.loads(p.read_text()) for p in sorted(folder.glob("*/*.json"))}
+
+
+def expected_training(module: object, profile: str, *, timed_steps: int = 2) -> str:
+    """Return a sentence with the runs, steps and expected training time of a recipe module in ``profile``.
+
+    The time is measured, not assumed: ``timed_steps`` forward and backward passes of the first run's model on
+    this machine's device (after one warm-up), extrapolated to every step of every run (the ablation runs of a
+    method are smaller, so for them it is an upper bound).
+    """
+    trainers = [module.trainer(profile, **options) for options in module.runs(profile)]
+    steps = sum(t.config.steps for t in trainers)
+    first = trainers[0]
+    times = []
+    for step in range(timed_steps + 1):
+        tic = time.perf_counter()
+        first.loss_fn(first.model, first.batch(step)).backward()
+        if first.device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - tic)
+    first.optimizer.zero_grad(set_to_none=True)
+    hours = steps * min(times[1:]) / 3600
+    return (f"{module.NAME}, profile {profile}: {len(trainers)} runs, {steps:,} training steps; at the "
+            f"{1e3 * min(times[1:]):.0f} ms per step measured just now on {first.device}, about {hours:.1f} hours")

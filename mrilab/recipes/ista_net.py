@@ -1,6 +1,7 @@
 """ISTA-Net+ recipe: one model per sampling ratio, Cartesian masks, T1w (the ISTA chapter's Table IV layout).
 
-Interface shared by every recipe module: :data:`NAME`, :data:`SETTINGS`, :func:`trainer` (the not yet fitted
+Interface shared by every recipe module: :data:`NAME`, :data:`METHOD` (folder of its runs and weights),
+:data:`MODEL` (the model class), :data:`SETTINGS`, :func:`trainer` (the not yet fitted
 trainer of one run), :func:`train` (one run, trained, resumed or loaded), :func:`trained` (the models of the
 method's main experiment, ``{ratio: model}``) and :func:`runs` (every run the book's chapters use in a profile,
 which ``make train`` retrains and CI checks against the committed weights).
@@ -18,6 +19,7 @@ from .common import committed, fit, make_trainer
 
 NAME = "ISTA-Net+"
 METHOD = "ista_net"
+MODEL = ISTANetPlus
 
 #: The sampling ratios of the per-ratio models, in training order.
 RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5)
