@@ -6,8 +6,9 @@
     python tools/book.py build [--student]          # build _build/html from the executed notebooks (no re-run)
 
 The table of contents lists the notebooks (``notebooks/<part>/<chapter>``), so every page is an ``.ipynb`` that
-exists in the repository and the Colab button opens it. The build stages ``_config.yml``, ``_toc.yml``, ``book/``
-and the *executed* notebooks into ``_build/stage`` and runs Jupyter Book there with warnings as errors.
+exists in the repository and the Colab button opens it. The build stages ``_config.yml``, ``_toc.yml``,
+``_static/`` (the book's CSS), ``book/`` and the *executed* notebooks into ``_build/stage`` and runs Jupyter Book
+there with warnings as errors.
 """
 
 from __future__ import annotations
@@ -138,6 +139,7 @@ def build(executed: Path, *, student: bool = False) -> int:
         config = config.replace("hide_solutions: false", "hide_solutions: true")
     (stage / "_config.yml").write_text(config)
     shutil.copy(ROOT / "_toc.yml", stage / "_toc.yml")
+    shutil.copytree(ROOT / "_static", stage / "_static")  # the book's CSS (Jupyter Book includes _static/*.css)
     shutil.copytree(ROOT / "book", stage / "book", ignore=shutil.ignore_patterns("*.md"))
     for page in (ROOT / "book").rglob("*.md"):
         if not any(source_of(c) == page for c in chapters()):  # plain pages (intro, references) are not notebooks
