@@ -84,7 +84,7 @@ class BenchNet(ReconstructionModel):
             for _ in range(stages)
         )
 
-    def unroll(self, data, *, return_stages):  # noqa: ANN001, ANN201
+    def unroll(self, data, *, return_stages):
         x = data.op.adjoint(data.y)
         for block in self.blocks:
             x = data.op.hard_dc(x + channels_to_complex(block(complex_to_channels(x))), data.y)

@@ -1,26 +1,23 @@
 """The training chapters' kit: what every experiment chapter does the same way.
 
 * :func:`show_table` — a titled Markdown table of results rows (:func:`mrilab.results.table`);
-* :func:`loss_curves` — training losses of several runs in one figure, from their (committed) histories;
 * :func:`seconds_per_slice` — the wall time of one reconstruction of a ``size × size`` slice;
 * :func:`seed_mean` and :func:`position_mean` — the per-slice scores averaged over seeds, the mean over positions;
-* :func:`as_batch` (one sample as a batch) and :func:`reconstruction_grid` (reconstructions with error maps scaled
-  per figure), re-exported here.
+* :func:`as_batch` (one sample as a batch), :func:`loss_curves` (the losses of several runs, from their committed
+  histories) and :func:`reconstruction_grid` (reconstructions with error maps scaled per figure), re-exported here.
 """
 
 from __future__ import annotations
 
 import time
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from . import stats
 from .data.batching import as_batch
 from .masks import cartesian_mask
-from .plots import reconstruction_grid
+from .plots import loss_curves, reconstruction_grid
 from .results import table
 
 __all__ = ["as_batch", "loss_curves", "position_mean", "reconstruction_grid", "seconds_per_slice", "seed_mean",
@@ -33,24 +30,6 @@ def show_table(rows: list[dict], title: str, *, metric: str = "psnr", experiment
     from IPython.display import Markdown, display
 
     display(Markdown(f"**{title}**\n\n" + table(rows, metric=metric, experiment=experiment, time=time)))
-
-
-def loss_curves(histories: dict[str, dict], *, ylabel: str = "training loss", title: str | None = None,
-                legend: str | None = None) -> Figure:
-    """Draw the training loss (log scale) of every history of ``{label: history}`` against the step."""
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    for label, history in histories.items():
-        ax.plot(history["step"], history["loss"], label=label)
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    if len(histories) > 1:
-        ax.legend(title=legend, fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
 
 
 @torch.no_grad()

@@ -46,14 +46,19 @@ def show_images(images: dict, *, ncols: int | None = None, size: float = 2.6, vm
     return fig
 
 
-def plot_loss_curve(history: dict, *, title: str = "training loss") -> Figure:
-    """Draw the training loss (log scale) against the step from a :class:`mrilab.train.Trainer` history."""
-    fig, ax = plt.subplots(figsize=(5, 3))
-    ax.plot(history["step"], history["loss"])
+def loss_curves(histories: dict[str, dict], *, ylabel: str = "training loss", title: str | None = None,
+                legend: str | None = None) -> Figure:
+    """Draw the training loss (log scale) of every :class:`mrilab.train.Trainer` history of ``{label: history}``."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for label, history in histories.items():
+        ax.plot(history["step"], history["loss"], label=label)
     ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if len(histories) > 1:
+        ax.legend(title=legend, fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

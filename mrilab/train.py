@@ -213,9 +213,9 @@ class Trainer:
         """Write the history to ``history.json`` and, once a loss is logged, its curve to ``loss.png``."""
         atomic_write(self.out_dir / "history.json", json.dumps(self.history, indent=1))
         if self.history["step"]:
-            from .plots import plot_loss_curve
+            from .plots import loss_curves
 
-            fig = plot_loss_curve(self.history, title=type(self.model).__name__)
+            fig = loss_curves({type(self.model).__name__: self.history}, title=type(self.model).__name__)
             fig.savefig(self.out_dir / "loss.png", dpi=100, bbox_inches="tight")
             import matplotlib.pyplot as plt
 

@@ -12,14 +12,6 @@ from mrilab.train import load_checkpoint
 CGPD_CSNET = cgpd_csnet.SETTINGS
 
 
-def cgpd_run(profile, name, **options):
-    return cgpd_csnet.trainer(profile, name, **options)
-
-
-def train_cgpd(profile, name, **options):
-    return cgpd_csnet.train(profile, name, **options)
-
-
 @pytest.fixture
 def runs(tmp_path, monkeypatch):
     monkeypatch.setenv("MRILAB_RUNS", str(tmp_path))
@@ -34,31 +26,31 @@ def test_every_profile_has_main_and_ablation_settings():
 
 
 def test_cgpd_run_trains_in_its_run_dir_and_resumes(runs):
-    model, history = train_cgpd("smoke", "multi", ratios=(0.1, 0.3), steps=1, progress=False)
+    model, history = cgpd_csnet.train("smoke", "multi", ratios=(0.1, 0.3), steps=1, progress=False)
     (out,) = (runs / "smoke" / "cgpd_csnet").glob("multi-*")
     state = load_checkpoint(out / "checkpoint.pt")
     assert state["step"] == 1 and (out / "history.json").exists()
     assert state["model_config"] == {**model.config, **CGPD_CSNET["smoke"]["main"]["model"]}
     assert state["train_config"]["batch_size"] == CGPD_CSNET["smoke"]["main"]["train"]["batch_size"]
 
-    trainer = cgpd_run("smoke", "multi", ratios=(0.1, 0.3), steps=1)
+    trainer = cgpd_csnet.trainer("smoke", "multi", ratios=(0.1, 0.3), steps=1)
     assert trainer.out_dir == out and trainer.resume() and trainer.step == 1  # picks up the finished run
     assert set(trainer.dataset.ratios) == {0.1, 0.3}
     # another recipe (a learning rate, a length) trains in its own directory instead of resuming a stale checkpoint
-    for other in (cgpd_run("smoke", "multi", ratios=(0.1, 0.3), steps=1, train_overrides={"lr": 5e-4}),
-                  cgpd_run("smoke", "multi", ratios=(0.1, 0.3), steps=2)):
+    for other in (cgpd_csnet.trainer("smoke", "multi", ratios=(0.1, 0.3), steps=1, train_overrides={"lr": 5e-4}),
+                  cgpd_csnet.trainer("smoke", "multi", ratios=(0.1, 0.3), steps=2)):
         assert other.out_dir != out and not other.resume()
 
 
 def test_model_overrides_and_settings_reach_the_model(runs):
-    trainer = cgpd_run("smoke", "variant", ratios=0.2, setting="ablation", correction=False, condition="none",
+    trainer = cgpd_csnet.trainer("smoke", "variant", ratios=0.2, setting="ablation", correction=False, condition="none",
                        init="zero", n_stages=1)
     config = trainer.model.config
     assert (config["correction"], config["condition"], config["init"], config["n_stages"]) == (False, "none", "zero", 1)
     assert trainer.config.steps == CGPD_CSNET["smoke"]["ablation"]["train"]["steps"]
     assert trainer.out_dir.parent == runs / "smoke" / "cgpd_csnet" and trainer.out_dir.name.startswith("variant-")
     with pytest.raises(KeyError, match="profile"):
-        cgpd_run("nonexistent", "x", ratios=0.2)
+        cgpd_csnet.trainer("nonexistent", "x", ratios=0.2)
 
 
 def test_noisy_kspace_is_seeded_masked_and_scaled():
@@ -122,7 +114,7 @@ def test_every_method_has_the_same_interface():
 
 def test_committed_weights_load_when_the_recipe_hash_matches_and_train_otherwise(runs, monkeypatch, tmp_path):
     monkeypatch.setattr(common, "WEIGHTS", tmp_path / "weights")
-    trainer = cgpd_run("smoke", "multi", ratios=(0.1,), steps=1)
+    trainer = cgpd_csnet.trainer("smoke", "multi", ratios=(0.1,), steps=1)
     assert common.committed(trainer) is None
     common.fit(trainer, progress=False, save=True)  # trains, then writes weights and manifest
     path = common.weights_path("smoke", "cgpd_csnet", trainer.run)
@@ -131,7 +123,7 @@ def test_committed_weights_load_when_the_recipe_hash_matches_and_train_otherwise
     assert set(torch.load(path, weights_only=True)) == set(trainer.model.state_dict())
 
     monkeypatch.setenv("MRILAB_RUNS", str(tmp_path / "elsewhere"))  # no checkpoint to resume: must load
-    fresh = cgpd_run("smoke", "multi", ratios=(0.1,), steps=1)
+    fresh = cgpd_csnet.trainer("smoke", "multi", ratios=(0.1,), steps=1)
     history = common.fit(fresh, progress=False)
     assert history == manifest["history"] and not fresh.checkpoint_path.exists()
     assert all(torch.equal(a, b) for a, b in zip(fresh.model.state_dict().values(),
@@ -141,10 +133,10 @@ def test_committed_weights_load_when_the_recipe_hash_matches_and_train_otherwise
 
     manifest["hash"] = "0" * 64  # a stale file: trained with another recipe
     path.with_suffix(".json").write_text(json.dumps(manifest))
-    stale = cgpd_run("smoke", "multi", ratios=(0.1,), steps=1)
+    stale = cgpd_csnet.trainer("smoke", "multi", ratios=(0.1,), steps=1)
     assert common.committed(stale) is None
     common.fit(stale, progress=False)
     assert stale.checkpoint_path.exists()  # trained instead of loading
-    retrained = cgpd_run("smoke", "multi", ratios=(0.1,), steps=1)
+    retrained = cgpd_csnet.trainer("smoke", "multi", ratios=(0.1,), steps=1)
     common.fit(retrained, progress=False, retrain=True)  # retrain ignores committed weights (resumes its run)
     assert retrained.step == 1

@@ -26,7 +26,7 @@ os.environ.setdefault("MRILAB_RESULTS", str(ROOT / "results"))
 
 from mrilab.data import SliceDataset  # noqa: E402
 from mrilab.evaluation import evaluate  # noqa: E402
-from mrilab.recipes import METHODS, committed_runs, load_committed, recipe_hash  # noqa: E402
+from mrilab.recipes import METHODS, committed_runs, load_committed  # noqa: E402
 from mrilab.recipes.common import committed  # noqa: E402
 from mrilab.results import find_row, load_all  # noqa: E402
 from mrilab.stats import summarize  # noqa: E402
@@ -57,7 +57,7 @@ def check(profile: str) -> list[str]:
     for key in sorted(set(stored) - set(current)):
         problems.append(f"committed weights {key} belong to no current run: delete them or run `make train`")
     for key in sorted(set(stored) & set(current)):
-        if stored[key]["hash"] != recipe_hash(current[key].recipe) or committed(current[key]) is None:
+        if committed(current[key]) is None:
             problems.append(f"committed weights {key} were trained with another recipe: run `make train`")
             continue
         try:
