@@ -19,6 +19,7 @@ from mrilab.train import default_loss
 SMALL = {
     "ISTANetPlus": {"n_phases": 3, "n_filters": 8},
     "CGPDCSNet": {"features": 8, "depth": 2, "n_stages": 2, "n_resblocks": 1},
+    "IFRNet": {"n_stages": 2, "n_blocks": 1, "n_points": 11},
 }
 BOOK_MODELS = sorted(name for name, cls in MODELS.items() if cls.__module__.startswith("mrilab.models"))
 N = 32

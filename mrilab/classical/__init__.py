@@ -1,8 +1,9 @@
-"""Classical CS-MRI reconstruction: zero-filling, ISTA/FISTA with a wavelet prior, and total variation.
+"""Classical CS-MRI reconstruction: zero-filling, ISTA/FISTA with a wavelet prior, total variation and IFR-CS.
 
 The baselines of the ISTA chapter pair and the starting point that ISTA-Net+ unrolls (Beck & Teboulle 2009).
 """
 
+from .ifr_cs import ifr_cs
 from .prox import soft_threshold
 from .proximal_gradient import History, power_iteration, proximal_gradient, resolve_lambda
 from .sparse import fista, ista
@@ -16,6 +17,7 @@ __all__ = [
     "fista",
     "gradient",
     "gradient_adjoint",
+    "ifr_cs",
     "ista",
     "power_iteration",
     "proximal_gradient",

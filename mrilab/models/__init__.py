@@ -8,7 +8,9 @@ checkpoint (model name + config + weights) rebuilds it with :func:`build_model`.
 
 from .base import Measurements, ReconstructionModel
 from .cgpd_csnet import CGPDCSNet
+from .ifr_net import IFRNet
 from .ista_net import ISTANetPlus
 from .registry import MODELS, build_model, register
 
-__all__ = ["MODELS", "CGPDCSNet", "ISTANetPlus", "Measurements", "ReconstructionModel", "build_model", "register"]
+__all__ = ["MODELS", "CGPDCSNet", "IFRNet", "ISTANetPlus", "Measurements", "ReconstructionModel", "build_model",
+           "register"]

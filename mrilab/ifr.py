@@ -1,0 +1,202 @@
+"""The building blocks of iterative feature refinement (IFR-CS and IFR-Net, Liu et al. 2020).
+
+* :func:`dct_bases`: the orthonormal 2-D DCT-II bases of ``w × w`` patches; the eight non-constant 3×3 ones
+  initialise IFR-Net's filters ``w_1`` (Section IV, "Filter initialization").
+* :func:`dct_shrinkage`: the sparsity-promoting denoising step of IFR-CS, soft-thresholding in the undecimated
+  3×3 DCT frame.
+* :func:`feature_descriptor`: the SSIM-like descriptor ``T`` of Appendix A, eq. (13).
+* :func:`feature_refinement`: the refinement step ``x_t = u + T ⊗ (x − u)`` (eq. 3, third line; eq. 11).
+* :func:`piecewise_linear` and :class:`PiecewiseLinear`: the nonlinear layer ``S_PLF`` of eq. (9).
+
+Reading of eq. (13). The appendix defines ``σ_p``, ``σ_q``, ``σ_pq`` as *sums* over ``N_u`` pixels, calls ``p`` and
+``q`` local patches, and writes ``μ_p = Σ p_i`` (a mean is meant: the deviations ``p_i − μ_p`` only make sense
+around the mean). We compute the statistics in a sliding ``window × window`` patch around every pixel (so ``T``
+is a map, as Fig. 12 shows) as SSIM does, with *means* instead of sums: a sum over the ``N_w = window²`` pixels of
+a patch is ``N_w`` times the mean, so ``T_sum(V) = T_mean(V / N_w)`` and the two readings differ only in the scale
+of ``V``, which IFR-CS tunes and IFR-Net learns. Images are padded by reflection.
+
+Complex images. ``T`` is computed on the magnitude ``|u|`` and multiplies the complex residual: a structure map
+should not depend on the slowly varying phase of an MR image (computed on the real and imaginary parts separately,
+a real edge where the phase makes the real part small would look flat). For a real, non-negative image this is
+the paper's definition.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._checks import check_tensor
+
+
+def dct_bases(size: int = 3, *, constant: bool = False) -> torch.Tensor:
+    """Return the orthonormal 2-D DCT-II bases of ``size × size`` patches, ``(n, size, size)`` float32.
+
+    Basis ``(u, v)`` is ``c_u c_v cos(π(2i + 1)u / 2s) cos(π(2j + 1)v / 2s)`` with ``c_0 = √(1/s)`` and
+    ``c_k = √(2/s)``; they are ordered by ``u + v`` then ``u``. ``constant=False`` drops the constant basis
+    ``(0, 0)``, leaving the ``size² − 1`` filters IFR-Net starts from (eight for 3×3).
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 2:
+        raise ValueError(f"size must be an integer >= 2, got {size!r}")
+    i = torch.arange(size, dtype=torch.float64)
+    one_d = torch.stack([torch.cos(math.pi * (2 * i + 1) * k / (2 * size)) for k in range(size)])
+    one_d *= torch.tensor([math.sqrt(1 / size)] + [math.sqrt(2 / size)] * (size - 1), dtype=torch.float64)[:, None]
+    order = sorted(((u, v) for u in range(size) for v in range(size)), key=lambda uv: (uv[0] + uv[1], uv[0]))
+    if not constant:
+        order = order[1:]
+    return torch.stack([torch.outer(one_d[u], one_d[v]) for u, v in order]).float()
+
+
+def dct_shrinkage(x: torch.Tensor, threshold: float | torch.Tensor) -> torch.Tensor:
+    """Soft-threshold ``x`` in the undecimated 3×3 DCT frame: ``(1/9) Σ_l D_lᵀ S(D_l x)`` (IFR-CS's denoiser).
+
+    ``D_l`` is circular convolution with the ``l``-th DCT basis of :func:`dct_bases`. The nine bases are
+    orthonormal, so the frame is tight, ``Σ_l D_lᵀ D_l = 9 I``, and ``threshold = 0`` returns ``x`` exactly. The
+    constant basis (the local mean) is kept; the eight others are soft-thresholded (complex coefficients shrink in
+    magnitude). For an orthonormal basis this would be the prox of ``threshold · Σ_l ‖D_l u‖₁``; for the
+    redundant frame it is the usual translation-invariant shrinkage that approximates it. ``x`` is ``(B, 1, H, W)``
+    real or complex.
+    """
+    check_tensor("x", x, ndim=4, finite=False)
+    if x.shape[1] != 1:
+        raise ValueError(f"x must have one channel, shape (B, 1, H, W); got {tuple(x.shape)}")
+    bases = dct_bases(3, constant=True).to(x.device)[:, None]
+    if x.is_complex():
+        channels = torch.view_as_real(x).movedim(-1, 0).reshape(2 * x.shape[0], 1, *x.shape[2:])
+    else:
+        channels = x
+    coefficients = F.conv2d(F.pad(channels, (1, 1, 1, 1), mode="circular"), bases.to(channels.dtype))
+    if x.is_complex():
+        real, imag = coefficients.chunk(2)
+        coefficients = torch.complex(real, imag)
+    detail = coefficients[:, 1:]
+    magnitude = detail.abs()
+    shrunk = detail * torch.relu(magnitude - threshold) / magnitude.clamp_min(torch.finfo(magnitude.dtype).tiny)
+    coefficients = torch.cat([coefficients[:, :1], shrunk], dim=1)
+    if x.is_complex():
+        coefficients = torch.cat([coefficients.real, coefficients.imag])
+    # D_lᵀ is the circular correlation with the flipped basis, summed over l
+    adjoint = bases.flip(-2, -1).transpose(0, 1).to(coefficients.dtype)
+    out = F.conv2d(F.pad(coefficients, (1, 1, 1, 1), mode="circular"), adjoint) / 9
+    if x.is_complex():
+        real, imag = out.chunk(2)
+        return torch.complex(real, imag)
+    return out
+
+
+def gaussian_kernel(sigma: float, radius: int | None = None) -> torch.Tensor:
+    """Return the normalised 2-D Gaussian ``(2r + 1, 2r + 1)`` with standard deviation ``sigma`` (default r = ⌈2σ⌉)."""
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or sigma <= 0:
+        raise ValueError(f"sigma must be a positive number, got {sigma!r}")
+    radius = math.ceil(2 * sigma) if radius is None else radius
+    t = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    g = torch.exp(-(t**2) / (2 * sigma**2))
+    g = torch.outer(g, g)
+    return (g / g.sum()).float()
+
+
+def _local_means(images: torch.Tensor, window: int) -> torch.Tensor:
+    pad = window // 2
+    return F.avg_pool2d(F.pad(images, (pad, pad, pad, pad), mode="reflect"), window, stride=1)
+
+
+def feature_descriptor(u: torch.Tensor, V: float | torch.Tensor, *, blur_sigma: float = 1.0,
+                       window: int = 5) -> torch.Tensor:
+    """Return the feature descriptor ``T(u) = 1 − |(2σ_pq + V) / (σ_p² + σ_q² + V)|`` of Appendix A, eq. (13).
+
+    ``q`` is the patch of ``u_b``, ``u`` blurred by a Gaussian of standard deviation ``blur_sigma``; ``σ_p²``,
+    ``σ_q²`` and ``σ_pq`` are the variances and covariance of the ``window × window`` patches around each pixel
+    (means over the patch; see the module docstring). ``u`` is ``(B, 1, H, W)`` real or complex (then ``|u|``);
+    ``V`` a positive number or a positive tensor broadcastable to ``(B, 1, 1, 1)``. Returns a real ``(B, 1, H, W)``
+    map. By Cauchy–Schwarz ``|σ_pq| ≤ σ_p σ_q ≤ (σ_p² + σ_q²)/2``, so ``0 ≤ T ≤ 1``, with ``T < 1`` wherever
+    ``σ_pq > −V/2``; ``T = 0`` on a flat patch (all three statistics vanish) and ``T`` is large where blurring
+    changes the patch most, at edges and fine structure.
+    """
+    check_tensor("u", u, ndim=4, finite=False)
+    if u.shape[1] != 1:
+        raise ValueError(f"u must have one channel, shape (B, 1, H, W); got {tuple(u.shape)}")
+    if isinstance(V, torch.Tensor):
+        check_tensor("V", V, complex_=False, finite=False)
+    elif isinstance(V, bool) or not isinstance(V, (int, float)) or V <= 0:
+        raise ValueError(f"V must be a positive number or a tensor, got {V!r}")
+    if isinstance(window, bool) or not isinstance(window, int) or window < 3 or window % 2 == 0:
+        raise ValueError(f"window must be an odd integer >= 3, got {window!r}")
+    p = u.abs() if u.is_complex() else u
+    kernel = gaussian_kernel(blur_sigma).to(p)
+    radius = kernel.shape[-1] // 2
+    q = F.conv2d(F.pad(p, (radius,) * 4, mode="reflect"), kernel[None, None])
+    # the statistics are shift-invariant: centring on the image mean avoids cancellation in E[p²] − E[p]²
+    offset = p.mean(dim=(-2, -1), keepdim=True)
+    p, q = p - offset, q - offset
+    moments = _local_means(torch.cat([p, q, p * p, q * q, p * q], dim=1), window)
+    mean_p, mean_q, pp, qq, pq = moments.unbind(dim=1)
+    var_p = (pp - mean_p**2).clamp_min(0)
+    var_q = (qq - mean_q**2).clamp_min(0)
+    cov = pq - mean_p * mean_q
+    V = V.reshape(-1, 1, 1) if isinstance(V, torch.Tensor) and V.ndim else V
+    return (1 - ((2 * cov + V) / (var_p + var_q + V)).abs()).unsqueeze(1)
+
+
+def feature_refinement(x: torch.Tensor, u: torch.Tensor, V: float | torch.Tensor, *,
+                       blur_sigma: float = 1.0, window: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(x_t, T)`` with ``x_t = u + T(u) ⊗ (x − u)`` (eq. 3, third line; IFR-Net's module R, eq. 11).
+
+    The residual ``x − u`` holds what the denoiser removed: noise, aliasing and some structure. ``T`` keeps the
+    residual where ``u`` has structure and drops it on flat regions. Arguments of :func:`feature_descriptor`.
+    """
+    T = feature_descriptor(u, V, blur_sigma=blur_sigma, window=window)
+    return u + T * (x - u), T
+
+
+def control_points(count: int, low: float = -1.0, high: float = 1.0) -> torch.Tensor:
+    """Return the ``N_c`` positions ``p_i`` of ``S_PLF``, uniform in ``[low, high]`` (eq. 9)."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 2:
+        raise ValueError(f"count must be an integer >= 2, got {count!r}")
+    return torch.linspace(low, high, count)
+
+
+def piecewise_linear(alpha: torch.Tensor, q: torch.Tensor, low: float = -1.0, high: float = 1.0) -> torch.Tensor:
+    """``S_PLF(α; {p_i, q_i})`` of eq. (9), with ``p_i`` uniform in ``[low, high]`` and ``N_c = len(q)``.
+
+    Inside ``[p_1, p_Nc]`` it interpolates linearly between the control points, ``q_r + (α − p_r)(q_{r+1} − q_r)
+    / (p_{r+1} − p_r)`` with ``r = ⌊(α − p_1)/(p_2 − p_1)⌋``; outside it continues with slope one, ``α + q_1 − p_1``
+    below and ``α + q_Nc − p_Nc`` above, so the function is continuous everywhere and piecewise linear. ``q`` is
+    ``(N_c,)``; gradients reach ``q`` through the two control points around each ``α``.
+    """
+    if q.ndim != 1 or q.shape[0] < 2:
+        raise ValueError(f"q must be a 1-D tensor of at least 2 control values, got shape {tuple(q.shape)}")
+    count = q.shape[0]
+    step = (high - low) / (count - 1)
+    clamped = alpha.clamp(low, high)
+    position = (clamped - low) / step
+    r = position.detach().floor().clamp_max(count - 2).long()
+    t = position - r
+    left = q[r]
+    inside = left + t * (q[r + 1] - left)
+    # outside [p_1, p_Nc], α − clamp(α) continues the end values with slope one: α + q_1 − p_1 and α + q_Nc − p_Nc
+    return inside + (alpha - clamped)
+
+
+class PiecewiseLinear(nn.Module):
+    """The nonlinear layer ``H`` of IFR-Net (eq. 9): ``S_PLF`` with trainable values ``q_i`` at fixed ``p_i``.
+
+    ``q`` starts as soft-thresholding at ``threshold``, ``q_i = sign(p_i) max(|p_i| − threshold, 0)``; since the
+    function continues with slope one outside ``[−1, 1]``, it then equals soft-thresholding on the whole real line
+    (for ``threshold < 1``). One function serves all channels of a block, as the paper's ``q^(n,k)`` has no
+    channel index.
+    """
+
+    def __init__(self, count: int = 101, threshold: float = 0.01) -> None:
+        super().__init__()
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < 1:
+            raise ValueError(f"threshold must be a number in [0, 1), got {threshold!r}")
+        p = control_points(count)
+        q = torch.sign(p) * torch.relu(p.abs() - threshold)
+        self.q = nn.Parameter(q)
+
+    def forward(self, alpha: torch.Tensor) -> torch.Tensor:
+        """Apply ``S_PLF`` elementwise."""
+        return piecewise_linear(alpha, self.q)
