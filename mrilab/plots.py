@@ -48,16 +48,22 @@ def show_images(images: dict, *, ncols: int | None = None, size: float = 2.6, vm
 
 def loss_curves(histories: dict[str, dict], *, ylabel: str = "training loss", title: str | None = None,
                 legend: str | None = None) -> Figure:
-    """Draw the training loss (log scale) of every :class:`mrilab.train.Trainer` history of ``{label: history}``."""
+    """Draw the training loss (log scale) of every :class:`mrilab.train.Trainer` history of ``{label: history}``.
+
+    A history with validation losses (``"val_step"``, ``"val_loss"``) adds them as a dashed line of the same colour.
+    """
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for label, history in histories.items():
-        ax.plot(history["step"], history["loss"], label=label)
+        (line,) = ax.plot(history["step"], history["loss"], label=label)
+        if history.get("val_step"):
+            ax.plot(history["val_step"], history["val_loss"], "--", color=line.get_color(),
+                    label=f"{label} (validation)")
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    if len(histories) > 1:
+    if len(ax.get_lines()) > 1:
         ax.legend(title=legend, fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()

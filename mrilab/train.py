@@ -50,12 +50,15 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 0
     device: str = "auto"
+    validate_every: int = 0  # steps between validation losses (0: none); needs Trainer(validation=...)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.validate_every, bool) or not isinstance(self.validate_every, int) or self.validate_every < 0:
+            raise ValueError(f"validate_every must be a non-negative integer, got {self.validate_every!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if self.lr_schedule not in ("cosine", "constant"):
@@ -96,6 +99,7 @@ class Trainer:
         config: TrainConfig | None = None,
         *,
         loss_fn: Callable[[nn.Module, dict], torch.Tensor] | None = None,
+        validation: torch.utils.data.Dataset | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -110,8 +114,13 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.loss_fn = loss_fn or default_loss
         self.optimizer = torch.optim.Adam(model.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)
+        if self.config.validate_every and (validation is None or len(validation) == 0):
+            raise ValueError("validate_every > 0 needs a non-empty validation dataset (Trainer(validation=...))")
+        self.validation = validation
         self.step = 0
         self.history: dict = {"step": [], "loss": [], "lr": [], "seconds": 0.0}
+        if self.config.validate_every:
+            self.history |= {"val_step": [], "val_loss": []}
 
     @property
     def checkpoint_path(self) -> Path:
@@ -125,6 +134,15 @@ class Trainer:
         indices = np.random.default_rng([self.config.seed, step]).integers(len(self.dataset), size=size)
         samples = [self.dataset[(int(i), step * size + j)] for j, i in enumerate(indices)]
         return to_device(collate(samples), self.device)
+
+    def validation_loss(self) -> float:
+        """Return the loss on every slice of the validation dataset (its fixed evaluation masks), without gradients."""
+        batch = to_device(collate([self.validation[i] for i in range(len(self.validation))]), self.device)
+        self.model.eval()
+        with torch.no_grad():
+            loss = float(self.loss_fn(self.model, batch))
+        self.model.train()
+        return loss
 
     # -- checkpoints ---------------------------------------------------------------------------------------------
     def state(self) -> dict:
@@ -201,6 +219,9 @@ class Trainer:
                 self.history["lr"].append(lr)
                 bar.set_postfix(loss=f"{running / count:.4g}")
                 running, count = 0.0, 0
+            if cfg.validate_every and (self.step % cfg.validate_every == 0 or self.step == cfg.steps):
+                self.history["val_step"].append(self.step)
+                self.history["val_loss"].append(self.validation_loss())
             if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                 self.save_checkpoint()
             bar.update(1)

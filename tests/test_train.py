@@ -93,3 +93,21 @@ def test_learning_rate_schedule():
     assert cfg.learning_rate(0) == pytest.approx(1e-3)
     assert cfg.learning_rate(50) == pytest.approx(0.5 * (1e-3 + 1e-5))
     assert TrainConfig(lr_schedule="constant").learning_rate(999) == 1e-3
+
+
+def test_validation_loss_is_recorded_every_validate_every_steps(tmp_path):
+    torch.manual_seed(0)
+    config = TrainConfig(steps=6, batch_size=2, lr=1e-2, checkpoint_every=2, log_every=1, device="cpu",
+                         validate_every=4)
+    trainer = Trainer(ToyNet(), ToyDataset(), tmp_path, config, validation=ToyDataset(n=3))
+    history = trainer.fit(progress=False)
+    assert history["val_step"] == [4, 6] and len(history["val_loss"]) == 2
+    assert history["val_loss"][-1] == pytest.approx(trainer.validation_loss())
+
+
+def test_validate_every_needs_a_validation_set(tmp_path):
+    config = TrainConfig(steps=2, device="cpu", validate_every=1)
+    with pytest.raises(ValueError, match="validation dataset"):
+        Trainer(ToyNet(), ToyDataset(), tmp_path, config)
+    with pytest.raises(ValueError, match="validate_every"):
+        TrainConfig(validate_every=-1)
