@@ -82,9 +82,10 @@ train: data
 	MRILAB_RUNS=$(CURDIR)/_build/train-runs $(PY) tools/pretrained.py train --profile demo --retrain
 	MRILAB_RUNS=$(CURDIR)/_build/train-runs $(MAKE) results
 
-# choose the demo training recipes on the validation split and rewrite their records in mrilab/records/
+# choose the demo training recipes and IFR-CS's λ and V on the validation split; rewrite their records in mrilab/records/
 select: data
 	$(PY) benchmarks/select_recipe.py --profile demo
+	$(PY) benchmarks/tune_ifr_cs.py --profile demo
 
 student: install
 	$(PY) tools/book.py build --executed _build/executed/$(BOOK_PROFILE) --student

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mrilab.data import NoisyKSpace, SliceDataset
-from mrilab.recipes import METHODS, cgpd_csnet, common, ista_net
+from mrilab.recipes import METHODS, cgpd_csnet, common, ifr_net, ista_net
 from mrilab.train import load_checkpoint
 
 CGPD_CSNET = cgpd_csnet.SETTINGS
@@ -140,3 +140,23 @@ def test_committed_weights_load_when_the_recipe_hash_matches_and_train_otherwise
     retrained = cgpd_csnet.trainer("smoke", "multi", ratios=(0.1,), steps=1)
     common.fit(retrained, progress=False, retrain=True)  # retrain ignores committed weights (resumes its run)
     assert retrained.step == 1
+
+
+def test_ifr_runs_cover_the_main_series_patterns_and_ablations():
+    runs_ = ifr_net.runs("demo")
+    assert [r["ratio"] for r in runs_[:4]] == list(ifr_net.RATIOS)
+    assert {r.get("mask") for r in runs_[4:7]} == set(ifr_net.PATTERNS)
+    seeded = [r for r in runs_ if r.get("variant") in ifr_net.SEEDED]
+    assert len(seeded) == 3 * len(ifr_net.SEEDED)
+    assert {r["variant"] for r in runs_ if "variant" in r} == set(ifr_net.variants("demo"))
+
+
+def test_ifr_trainer_warm_starts_and_names_variants(runs):
+    assert ifr_net.trainer("smoke", 0.1).start_from is None
+    assert ifr_net.trainer("smoke", 0.3).start_from == ("radial", 0.2)
+    assert ifr_net.trainer("smoke", 0.25, mask="random2d").start_from == ("radial", 0.2)
+    variant = ifr_net.trainer("smoke", 0.4, variant="no refinement")
+    assert variant.start_from is None and variant.model.config["refine"] is False
+    assert variant.config.steps == ifr_net.SETTINGS["smoke"]["ablation"]["steps"]
+    with pytest.raises(ValueError, match="variant must be one of"):
+        ifr_net.trainer("smoke", 0.4, variant="bigger")

@@ -71,9 +71,10 @@ def check(profile: str) -> list[str]:
         models = module.trained(profile, progress=False)
         for split, experiment in (("test", None), ("ood", "ood")):
             for ratio, model in models.items():
-                dataset = SliceDataset(profile, split, "T1w", mask="cartesian", ratios=(ratio,))
+                dataset = SliceDataset(profile, split, "T1w", mask=module.MASK, ratios=(ratio,))
                 measured = summarize(evaluate(model, dataset, device="cpu"), metrics=("psnr",))["psnr_mean"]
-                row = find_row(results, name, ratio, experiment=experiment, split=split, mask="cartesian")
+                row = find_row(results, name, ratio, experiment=experiment, split=split, mask=module.MASK,
+                               contrast="T1w")
                 shift = measured - row["psnr_mean"]
                 status = "ok" if abs(shift) <= TOLERANCE_DB else "DIFFERS"
                 print(f"{name:12s} {split:4s} {round(100 * ratio):3d} %: committed {row['psnr_mean']:.3f} dB, "

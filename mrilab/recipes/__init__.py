@@ -9,11 +9,11 @@ else trained or resumed), ``trained(profile)`` (the main experiment's models, ``
 comparing every method loops over it; :mod:`mrilab.recipes.classical` holds the tuned classical baselines.
 """
 
-from . import cgpd_csnet, classical, ista_net
+from . import cgpd_csnet, classical, ifr_net, ista_net
 from .common import committed_runs, expected_training, export, fit, load_committed, recipe_hash, run_name
 
 #: Display name → recipe module of every trained method, in the book's order.
-METHODS = {ista_net.NAME: ista_net, cgpd_csnet.NAME: cgpd_csnet}
+METHODS = {ista_net.NAME: ista_net, cgpd_csnet.NAME: cgpd_csnet, ifr_net.NAME: ifr_net}
 
-__all__ = ["METHODS", "cgpd_csnet", "classical", "committed_runs", "expected_training", "export", "fit", "ista_net",
-           "load_committed", "recipe_hash", "run_name"]
+__all__ = ["METHODS", "cgpd_csnet", "classical", "committed_runs", "expected_training", "export", "fit", "ifr_net",
+           "ista_net", "load_committed", "recipe_hash", "run_name"]

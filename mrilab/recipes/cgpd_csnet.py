@@ -20,6 +20,7 @@ from .ista_net import RATIOS
 NAME = "CGPD-CSNet"
 METHOD = "cgpd_csnet"
 MODEL = CGPDCSNet
+MASK = "cartesian"
 
 #: Per-profile CGPD-CSNet settings. ``"main"`` is the multi-ratio model of the chapter's Table IV, ``"ablation"`` the
 #: smaller, shorter-trained model every ablation variant (Tables I, II, V, VI, VII) starts from. ``full`` is the

@@ -1,14 +1,18 @@
-"""The classical baselines every chapter reports: zero filling, FISTA with a Haar wavelet prior and FISTA-TV.
+"""The classical baselines: zero filling, FISTA with a Haar wavelet prior, FISTA-TV, and IFR-CS (IFR chapters).
 
 Their λ is chosen per sampling ratio on validation slices (:func:`tune_lambda`), and every chapter uses the same
 grids, iterations and tuning slices (:data:`LAMBDA_GRID`, :data:`CLASSICAL`), so a baseline's numbers do not depend
-on which chapter computed them.
+on which chapter computed them. IFR-CS has a second parameter, the descriptor's ``V``: :func:`tune_ifr_cs` chooses
+``λ`` and then ``V`` on validation slices, and :func:`write_ifr_cs_record` commits the choices of every setting the
+chapters use to ``mrilab/records/ifr_cs_{profile}.json`` (``make select``), which :func:`ifr_cs_parameters` reads.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 
@@ -16,8 +20,9 @@ from .. import classical
 from ..classical.proximal_gradient import resolve_lambda
 from ..data import SliceDataset
 from ..evaluation import evaluate
+from ..io import atomic_write
 from ..ops import MRIOperator
-from ..runtime import pick
+from ..runtime import machine_info, pick
 from ..stats import summarize
 
 #: Relative λ grids (``λ = rel · max|A^H y|``) searched on validation slices for the classical baselines
@@ -37,6 +42,23 @@ CLASSICAL = {
     "full": {"iterations": 200, "tuning_slices": 48},
 }
 
+#: IFR-CS per profile: iterations, the fixed splitting penalty ρ, and the grids of relative λ and of V that
+#: :func:`tune_ifr_cs` searches (``V`` is on the images' intensity scale, about [0, 1]).
+IFR_CS = {
+    "smoke": {"iterations": 10, "rho": 0.5, "lambda_grid": (1e-2,), "V_grid": (1e-2,)},
+    "demo": {"iterations": 60, "rho": 0.5, "lambda_grid": (5e-3, 1e-2, 2e-2), "V_grid": (3e-3, 1e-2, 3e-2)},
+    "full": {"iterations": 200, "rho": 0.5, "lambda_grid": (2.5e-3, 5e-3, 1e-2, 2e-2),
+             "V_grid": (1e-3, 3e-3, 1e-2, 3e-2)},
+}
+
+#: The IFR-CS settings the IFR chapters evaluate: ``(mask, ratio, refine)``.
+IFR_CS_SETTINGS = tuple(
+    [("radial", r, refine) for refine in (True, False) for r in (0.1, 0.2, 0.3, 0.4)]
+    + [(m, 0.25, True) for m in ("cartesian", "random2d", "radial")]
+)
+
+RECORDS = Path(__file__).resolve().parent.parent / "records"
+
 #: How many times :func:`tune_lambda` extends its grid past an edge where the best λ lies.
 MAX_GRID_EXTENSIONS = 4
 
@@ -44,9 +66,13 @@ MAX_GRID_EXTENSIONS = 4
 CLASSICAL_METHODS = {"Zero-filling": "zero_filled", "FISTA-wavelet": "fista", "TV": "tv"}
 
 
-def classical_reconstructor(method: str, lam: float, *,
-                            iterations: int = 100) -> Callable[[dict], torch.Tensor]:
-    """Return ``batch -> image`` for ``"zero_filled"``, ``"fista"`` (Haar wavelets) or ``"tv"`` at relative λ."""
+def classical_reconstructor(method: str, lam: float, *, iterations: int = 100,
+                            **options: object) -> Callable[[dict], torch.Tensor]:
+    """Return ``batch -> image`` for ``"zero_filled"``, ``"fista"`` (Haar wavelets), ``"tv"`` or ``"ifr_cs"``.
+
+    ``lam`` is relative (``λ = lam · max|A^H y|``); ``options`` go to :func:`mrilab.classical.ifr_cs` (``rho``,
+    ``V``, ``refine``).
+    """
 
     def reconstruct(batch: dict) -> torch.Tensor:
         op = MRIOperator(batch["mask"])
@@ -60,25 +86,28 @@ def classical_reconstructor(method: str, lam: float, *,
             return classical.tv_reconstruction(op, y, resolve_lambda(op, y, None, lam), iterations=iterations,
                                                inner_iterations=5,
                                                track_objective=False)[0]
-        raise ValueError(f"method must be 'zero_filled', 'fista' or 'tv', got {method!r}")
+        if method == "ifr_cs":
+            return classical.ifr_cs(op, y, resolve_lambda(op, y, None, lam), iterations=iterations, **options)[0]
+        raise ValueError(f"method must be 'zero_filled', 'fista', 'tv' or 'ifr_cs', got {method!r}")
 
     return reconstruct
 
 
 def tune_lambda(method: str, dataset: torch.utils.data.Dataset, grid: Sequence[float], *, iterations: int = 100,
-                device: str = "cpu", label: str = "") -> tuple[float, dict]:
+                device: str = "cpu", label: str = "", options: dict | None = None) -> tuple[float, dict]:
     """Return the relative λ with the best mean PSNR on ``dataset``, and ``{λ: PSNR}`` of every λ tried.
 
     The search starts on ``grid`` (increasing); when the best λ lies on an edge of what was tried, it warns and
     extends the grid past that edge by the grid's own outer ratio, up to :data:`MAX_GRID_EXTENSIONS` times, so the
-    chosen λ is an interior optimum (or the warning says it is not). ``label`` (e.g. the ratio) starts each warning.
+    chosen λ is an interior optimum (or the warning says it is not). ``label`` (e.g. the ratio) starts each warning;
+    ``options`` go to :func:`classical_reconstructor`.
     """
     grid = sorted(float(g) for g in grid)
     if not grid or any(g <= 0 for g in grid):
         raise ValueError(f"grid must hold positive relative λ values, got {grid!r}")
 
     def score(lam: float) -> float:
-        reconstruct = classical_reconstructor(method, lam, iterations=iterations)
+        reconstruct = classical_reconstructor(method, lam, iterations=iterations, **(options or {}))
         return summarize(evaluate(reconstruct, dataset, device=device), metrics=("psnr",))["psnr_mean"]
 
     scores = {lam: score(lam) for lam in grid}
@@ -126,3 +155,70 @@ def classical_baselines(profile: str, test_sets: dict, *, contrast: str = "T1w",
             reconstruct = classical_reconstructor(method, lam, iterations=settings["iterations"])
             rows[name, ratio] = evaluate(reconstruct, test_set, device=device)
     return lambdas, rows
+
+
+def tune_ifr_cs(profile: str, ratio: float, *, mask: str = "radial", refine: bool = True, contrast: str = "T1w",
+                device: str = "cpu") -> dict:
+    """Choose IFR-CS's relative λ, then its ``V``, on validation slices; return the choice and every score.
+
+    λ is tuned by :func:`tune_lambda` at the middle ``V`` of ``IFR_CS[profile]["V_grid"]``; then ``V`` is the best of
+    that grid at the chosen λ (``refine=False`` has no ``V``). Same validation slices as the other baselines.
+    """
+    settings = pick(IFR_CS, profile)
+    tuning = SliceDataset(profile, "val", contrast, mask=mask, ratios=(ratio,),
+                          max_slices=pick(CLASSICAL, profile)["tuning_slices"])
+    V_grid = settings["V_grid"]
+    options = {"rho": settings["rho"], "V": V_grid[len(V_grid) // 2], "refine": refine}
+    lam, lambda_scores = tune_lambda("ifr_cs", tuning, settings["lambda_grid"], iterations=settings["iterations"],
+                                     device=device, label=f"{mask} {ratio:g}: ", options=options)
+    V_scores = {}
+    if refine:
+        for V in V_grid:
+            reconstruct = classical_reconstructor("ifr_cs", lam, iterations=settings["iterations"],
+                                                  **{**options, "V": V})
+            V_scores[V] = summarize(evaluate(reconstruct, tuning, device=device), metrics=("psnr",))["psnr_mean"]
+        options["V"] = max(V_scores, key=V_scores.get)
+    return {"lambda": lam, **options, "iterations": settings["iterations"],
+            "lambda_scores": {str(k): v for k, v in lambda_scores.items()},
+            "V_scores": {str(k): v for k, v in V_scores.items()}}
+
+
+def _ifr_cs_key(mask: str, ratio: float, refine: bool) -> str:
+    return f"{mask}_{round(100 * ratio)}_{'refine' if refine else 'plain'}"
+
+
+def ifr_cs_record_path(profile: str) -> Path:
+    """Return ``mrilab/records/ifr_cs_{profile}.json``."""
+    return RECORDS / f"ifr_cs_{profile}.json"
+
+
+def write_ifr_cs_record(profile: str, *, device: str = "cpu") -> dict:
+    """Tune IFR-CS for every setting of :data:`IFR_CS_SETTINGS` and write the record; return it."""
+    entries = {_ifr_cs_key(m, r, refine): tune_ifr_cs(profile, r, mask=m, refine=refine, device=device)
+               for m, r, refine in IFR_CS_SETTINGS}
+    record = {"profile": profile, "settings": pick(IFR_CS, profile),
+              "rule": "highest mean validation PSNR: λ at the middle V, then V at that λ", "machine": machine_info(),
+              "entries": entries}
+    atomic_write(ifr_cs_record_path(profile), json.dumps(record, indent=1))
+    return record
+
+
+def ifr_cs_parameters(profile: str, ratio: float, *, mask: str = "radial", refine: bool = True) -> dict:
+    """Return the tuned IFR-CS parameters (``lambda``, ``rho``, ``V``, ``refine``, ``iterations`` and the scores).
+
+    Read from the committed record when it holds this setting with the profile's current grids; otherwise tuned
+    now by :func:`tune_ifr_cs` (``smoke`` always, a few seconds).
+    """
+    path = ifr_cs_record_path(profile)
+    if path.exists():
+        record = json.loads(path.read_text())
+        entry = record["entries"].get(_ifr_cs_key(mask, ratio, refine))
+        if entry is not None and record["settings"] == json.loads(json.dumps(pick(IFR_CS, profile))):
+            return entry
+    return tune_ifr_cs(profile, ratio, mask=mask, refine=refine)
+
+
+def ifr_cs_reconstructor(parameters: dict) -> Callable[[dict], torch.Tensor]:
+    """Return ``batch -> image`` running IFR-CS with parameters of :func:`ifr_cs_parameters`."""
+    return classical_reconstructor("ifr_cs", parameters["lambda"], iterations=parameters["iterations"],
+                                   rho=parameters["rho"], V=parameters["V"], refine=parameters["refine"])

@@ -41,13 +41,14 @@ def run_name(prefix: str, recipe: dict) -> str:
 
 
 def make_trainer(profile: str, method: str, prefix: str, recipe: dict, model: torch.nn.Module,
-                 dataset: torch.utils.data.Dataset, config: TrainConfig) -> Trainer:
+                 dataset: torch.utils.data.Dataset, config: TrainConfig,
+                 validation: torch.utils.data.Dataset | None = None) -> Trainer:
     """Return the (not yet fitted) trainer of one run in ``runs_dir(profile, method, run_name(prefix, recipe))``.
 
     The trainer carries ``profile``, ``method``, ``run`` and ``recipe``, which :func:`fit` and :func:`export` use.
     """
     run = run_name(prefix, recipe)
-    trainer = Trainer(model, dataset, runs_dir(profile, method, run), config)
+    trainer = Trainer(model, dataset, runs_dir(profile, method, run), config, validation=validation)
     trainer.profile, trainer.method, trainer.run, trainer.recipe = profile, method, run, recipe
     return trainer
 

@@ -20,9 +20,13 @@ from .common import committed, fit, make_trainer
 NAME = "ISTA-Net+"
 METHOD = "ista_net"
 MODEL = ISTANetPlus
+MASK = "cartesian"
 
 #: The sampling ratios of the per-ratio models, in training order.
 RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5)
+
+#: The pseudo-radial models the IFR chapter compares IFR-Net with (same recipe, ``mask="radial"``).
+RADIAL_RATIOS = (0.1, 0.2, 0.3, 0.4)
 
 #: Per-profile model and training schedule. ``full`` is the paper's model (9 phases, 32 filters, its
 #: initialisation), trained from scratch for every ratio. ``demo`` is a smaller model (5 phases, 16 filters) that
@@ -101,4 +105,5 @@ def trained(profile: str, *, retrain: bool = False, progress: bool = True) -> di
 def runs(profile: str) -> list[dict]:
     """Return the options of :func:`train` for every run the chapters use in ``profile``."""
     schedules = [None, shorter(profile)] if profile == "demo" else [None]
-    return [{"ratio": r, "schedule": s} for s in schedules for r in RATIOS]
+    radial = [{"ratio": r, "mask": "radial"} for r in RADIAL_RATIOS]
+    return [{"ratio": r, "schedule": s} for s in schedules for r in RATIOS] + radial

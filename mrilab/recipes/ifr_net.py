@@ -1,0 +1,154 @@
+"""IFR-Net recipe: per-ratio pseudo-radial models (Table IV), the 25 % models of Table V, and ablation variants.
+
+The ablation variants are small from-scratch models (Tables II, III, IX, X, Fig. 6 and the refinement module).
+
+Interface of every recipe module (:mod:`mrilab.recipes`): :data:`NAME`, :data:`METHOD`, :data:`MODEL`,
+:data:`MASK` (the main experiment's mask), :data:`SETTINGS`, :func:`trainer`, :func:`train`, :func:`trained`,
+:func:`runs`; plus :data:`PATTERNS` (Table V), :data:`ABLATIONS` (the variants) and :func:`ablation`.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..data import SliceDataset
+from ..models import IFRNet
+from ..runtime import pick, seed_everything
+from ..train import TrainConfig, Trainer
+from .common import committed, fit, make_trainer
+
+NAME = "IFR-Net"
+METHOD = "ifr_net"
+MODEL = IFRNet
+MASK = "radial"
+
+#: The pseudo-radial sampling ratios of the per-ratio models (the paper's Table IV), in training order.
+RATIOS = (0.1, 0.2, 0.3, 0.4)
+
+#: Table V: the three sampling patterns at 25 %; each model starts from the 20 % radial model.
+PATTERNS = ("cartesian", "random2d", "radial")
+PATTERN_RATIO = 0.25
+
+#: Per-profile model and schedule. ``full`` is the paper's network (7 stages, 2 blocks, 8 DCT filters) trained
+#: from scratch per ratio. ``demo`` has 5 stages (the paper's Table X setting) and is trained as a warm-started
+#: series: the first ratio from scratch for ``first_steps``, every next ratio (and every Table V pattern) from the
+#: previous model for ``steps``. ``ablation`` is the from-scratch schedule of the ablation variants, all at
+#: ``ablation_ratio`` (the paper's stage sweep and weight-sharing experiments use 40 % radial).
+SETTINGS = {
+    "smoke": {"model": {"n_stages": 2, "n_blocks": 1, "n_points": 21},
+              "train": {"steps": 4, "batch_size": 2, "lr": 2e-3}, "first_steps": 8, "warm_start": True,
+              "ablation": {"steps": 4, "seeds": (0,), "stages": (1,)}, "ablation_ratio": 0.4},
+    "demo": {"model": {"n_stages": 5},
+             "train": {"steps": 300, "batch_size": 2, "lr": 2e-3}, "first_steps": 600, "warm_start": True,
+             "ablation": {"steps": 200, "seeds": (0, 1, 2), "stages": (1, 3)}, "ablation_ratio": 0.4},
+    "full": {"model": {"n_stages": 7},
+             "train": {"steps": 10000, "batch_size": 4, "lr": 1e-3}, "first_steps": 10000, "warm_start": False,
+             "ablation": {"steps": 10000, "seeds": (0, 1, 2), "stages": (1, 3, 5, 9)}, "ablation_ratio": 0.4},
+}  # fmt: skip
+
+#: The ablation variants: name → overrides of the profile's model. ``reference`` is the profile's model itself,
+#: trained from scratch with the ablation schedule, so that every variant is compared with a model trained the
+#: same way. The stage sweep adds ``N_s = s`` for every ``s`` of ``SETTINGS[profile]["ablation"]["stages"]``.
+ABLATIONS = {
+    "reference": {},
+    "K = 3 blocks": {"n_blocks": 3},
+    "random init": {"init": "random"},
+    "L = 16 (random init)": {"n_filters": 16, "init": "random"},
+    "shared weights": {"shared": True},
+    "no refinement": {"refine": False},
+}
+
+#: Validation slices whose loss (eq. 12) the trainer records every 25 steps (the paper's Fig. 10).
+VALIDATION_SLICES = 4
+
+#: Variants trained with every seed of the profile (their claims rest on differences of tenths of a dB).
+SEEDED = ("reference", "random init", "no refinement")
+
+
+def variants(profile: str) -> dict[str, dict]:
+    """Return every ablation variant of ``profile``: :data:`ABLATIONS` plus the stage sweep ``N_s = s``."""
+    stages = pick(SETTINGS, profile)["ablation"]["stages"]
+    return {**ABLATIONS, **{f"N_s = {s}": {"n_stages": s} for s in stages}}
+
+
+def trainer(profile: str, ratio: float, *, mask: str = MASK, contrast: str = "T1w", seed: int = 0,
+            variant: str | None = None) -> Trainer:
+    """Return the trainer of one IFR-Net (not yet fitted).
+
+    Without ``variant``: a model of the warm-started series (``trainer.start_from`` is ``(mask, ratio)`` of the
+    model it starts from, or ``None``). With ``variant`` (a key of :func:`variants`): that ablation variant,
+    trained from scratch with the ablation schedule.
+    """
+    settings = pick(SETTINGS, profile)
+    model_options = dict(settings["model"])
+    start_from, steps = None, settings["first_steps"]
+    if variant is not None:
+        known = variants(profile)
+        if variant not in known:
+            raise ValueError(f"variant must be one of {sorted(known)}, got {variant!r}")
+        model_options.update(known[variant])
+        steps = settings["ablation"]["steps"]
+        prefix = f"ablation_{variant}_{seed}".replace(" ", "").replace("=", "")
+    else:
+        if settings["warm_start"]:
+            if mask == MASK and ratio in RATIOS[1:]:
+                start_from = (MASK, RATIOS[RATIOS.index(ratio) - 1])
+            elif (mask, ratio) != (MASK, RATIOS[0]):
+                start_from = (MASK, 0.2)
+            if start_from is not None:
+                steps = settings["train"]["steps"]
+        prefix = f"{contrast}_{mask}_{round(100 * ratio)}"
+    dataset = SliceDataset(profile, "train", contrast, mask=mask, ratios=(ratio,), seed=seed, target="noisy")
+    validation = SliceDataset(profile, "val", contrast, mask=mask, ratios=(ratio,), seed=seed, target="noisy",
+                              max_slices=VALIDATION_SLICES)
+    seed_everything(seed)
+    model = IFRNet(**model_options)
+    config = TrainConfig(**{**settings["train"], "steps": steps}, checkpoint_every=50, log_every=5, seed=seed,
+                         validate_every=25)
+    recipe = {"model": model_options, "train": config.__dict__, "mask": mask, "ratio": ratio, "contrast": contrast,
+              "start_from": start_from}
+    run = make_trainer(profile, METHOD, prefix, {"recipe": recipe, "seed": seed}, model, dataset, config,
+                       validation=validation)
+    run.start_from = start_from
+    return run
+
+
+def train(profile: str, ratio: float, *, retrain: bool = False, progress: bool = True, save: bool = False,
+          **options: object) -> tuple[nn.Module, dict]:
+    """Return one trained IFR-Net and its history (loaded, resumed or trained; options of :func:`trainer`).
+
+    A warm-started model that has to train first trains (or loads) the model it starts from.
+    """
+    run = trainer(profile, ratio, **options)
+    if run.start_from is not None and not run.checkpoint_path.exists() and (retrain or committed(run) is None):
+        start_mask, start_ratio = run.start_from
+        start_options = {k: v for k, v in options.items() if k not in ("mask", "variant")}
+        start, _ = train(profile, start_ratio, mask=start_mask, retrain=retrain, progress=progress, save=save,
+                         **start_options)
+        run.model.load_state_dict(start.state_dict())
+    history = fit(run, retrain=retrain, progress=progress, save=save)
+    return run.model.eval(), history
+
+
+def trained(profile: str, *, retrain: bool = False, progress: bool = True) -> dict[float, nn.Module]:
+    """Return the main experiment's models: ``{ratio: IFR-Net trained for pseudo-radial sampling at that ratio}``."""
+    return {r: train(profile, r, retrain=retrain, progress=progress)[0] for r in RATIOS}
+
+
+def ablation(profile: str, variant: str, *, retrain: bool = False,
+             progress: bool = False) -> dict[int, tuple[nn.Module, dict]]:
+    """Return ``{seed: (model, history)}`` of one ablation variant (every seed for :data:`SEEDED`, else seed 0)."""
+    settings = pick(SETTINGS, profile)
+    seeds = settings["ablation"]["seeds"] if variant in SEEDED else settings["ablation"]["seeds"][:1]
+    return {seed: train(profile, settings["ablation_ratio"], variant=variant, seed=seed, retrain=retrain,
+                        progress=progress) for seed in seeds}
+
+
+def runs(profile: str) -> list[dict]:
+    """Return the options of :func:`train` for every run the IFR chapters use in ``profile``."""
+    settings = pick(SETTINGS, profile)
+    main = [{"ratio": r} for r in RATIOS]
+    patterns = [{"ratio": PATTERN_RATIO, "mask": m} for m in PATTERNS]
+    ablations = [{"ratio": settings["ablation_ratio"], "variant": v, "seed": s} for v in variants(profile)
+                 for s in (settings["ablation"]["seeds"] if v in SEEDED else settings["ablation"]["seeds"][:1])]
+    return main + patterns + ablations
