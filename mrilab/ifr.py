@@ -56,9 +56,9 @@ def dct_shrinkage(x: torch.Tensor, threshold: float | torch.Tensor) -> torch.Ten
     ``D_l`` is circular convolution with the ``l``-th DCT basis of :func:`dct_bases`. The nine bases are
     orthonormal, so the frame is tight, ``Σ_l D_lᵀ D_l = 9 I``, and ``threshold = 0`` returns ``x`` exactly. The
     constant basis (the local mean) is kept; the eight others are soft-thresholded (complex coefficients shrink in
-    magnitude). For an orthonormal basis this would be the prox of ``threshold · Σ_l ‖D_l u‖₁``; for the
-    redundant frame it is the usual translation-invariant shrinkage that approximates it. ``x`` is ``(B, 1, H, W)``
-    real or complex.
+    magnitude). With the Parseval frame ``W = D/3`` this is ``Wᵀ soft(W x, threshold/3)``, the translation-invariant
+    shrinkage that approximates the prox of ``(threshold/9) Σ_l ‖D_l u‖₁`` (exact for an orthonormal basis).
+    ``x`` is ``(B, 1, H, W)`` real or complex.
     """
     check_tensor("x", x, ndim=4, finite=False)
     if x.shape[1] != 1:
@@ -137,7 +137,8 @@ def feature_descriptor(u: torch.Tensor, V: float | torch.Tensor, *, blur_sigma: 
     var_q = (qq - mean_q**2).clamp_min(0)
     cov = pq - mean_p * mean_q
     V = V.reshape(-1, 1, 1) if isinstance(V, torch.Tensor) and V.ndim else V
-    return (1 - ((2 * cov + V) / (var_p + var_q + V)).abs()).unsqueeze(1)
+    # rounding can push the fraction a few ulps above one where p ≈ q; T is zero there
+    return (1 - ((2 * cov + V) / (var_p + var_q + V)).abs()).clamp_min(0).unsqueeze(1)
 
 
 def feature_refinement(x: torch.Tensor, u: torch.Tensor, V: float | torch.Tensor, *,
@@ -185,8 +186,8 @@ class PiecewiseLinear(nn.Module):
 
     ``q`` starts as soft-thresholding at ``threshold``, ``q_i = sign(p_i) max(|p_i| − threshold, 0)``; since the
     function continues with slope one outside ``[−1, 1]``, it then equals soft-thresholding on the whole real line
-    (for ``threshold < 1``). One function serves all channels of a block, as the paper's ``q^(n,k)`` has no
-    channel index.
+    when ``threshold`` is one of the ``p_i`` (otherwise the two differ between the control points around ``±θ``).
+    One function serves all channels of a block, as the paper's ``q^(n,k)`` has no channel index.
     """
 
     def __init__(self, count: int = 101, threshold: float = 0.01) -> None:

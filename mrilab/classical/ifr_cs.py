@@ -8,8 +8,9 @@ adding a feature-refinement step gives the iteration (eq. 3)::
     x_t^(n+1) = u^(n+1) + T(u^(n+1)) ⊗ (x^(n+1) − u^(n+1))          feature refinement
 
 The first step is :meth:`mrilab.ops.MRIOperator.soft_dc`. For the second, ``D_l`` are the eight non-constant 3×3
-DCT bases with one ``λ``; we use soft-thresholding in the undecimated DCT frame at ``λ/ρ``
-(:func:`mrilab.ifr.dct_shrinkage`), the closed form the sub-problem would have for an orthonormal transform. The
+DCT bases with one ``λ``; we use soft-thresholding of the filter responses at ``λ/ρ``
+(:func:`mrilab.ifr.dct_shrinkage`), the closed form the sub-problem would have for an orthonormal transform; for
+the tight frame ``Σ_l D_lᵀ D_l = 9 I`` it approximates the sub-problem with ``λ/9`` in place of ``λ``. The
 third is :func:`mrilab.ifr.feature_refinement`; ``refine=False`` sets ``x_t = u`` (plain splitting), the comparison
 the book uses to measure what the refinement step is worth.
 """
