@@ -252,7 +252,7 @@ def test_ifrnet_options_parameter_count_stages_and_gradients(options):
     op, y, target = phantom_problem(16)
     x, stages = model(y, op.mask.reshape(16, 16), return_stages=True)
     assert len(stages) == model.config["n_stages"]
-    expected = {"x", "u", "x_t"} | ({"T"} if model.config["refine"] else set())
+    expected = {"x_in", "u", "x_t", "x"} | ({"T"} if model.config["refine"] else set())
     assert all(set(stage) == expected for stage in stages)
     loss = model.training_loss({"kspace": y, "mask": op.mask.reshape(16, 16), "target": target})
     assert math.isclose(float(loss.detach()), float((x.detach() - target).norm() / target.norm()), rel_tol=1e-5)

@@ -57,7 +57,8 @@ def test_output_shape_dtype_stages_and_determinism(name):
     assert torch.equal(x, again)  # the same output twice
     assert isinstance(stages, list) and stages and all(isinstance(s, dict) and "x" in s for s in stages)
     assert torch.equal(stages[-1]["x"], x)
-    assert all(image.shape == x.shape and image.is_complex() for s in stages for image in s.values())
+    assert all(s["x"].is_complex() for s in stages)  # other entries may be real maps (e.g. IFR-Net's descriptor T)
+    assert all(image.shape == x.shape for s in stages for image in s.values())
 
 
 @pytest.mark.parametrize("name", BOOK_MODELS)

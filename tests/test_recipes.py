@@ -102,7 +102,7 @@ def test_classical_baselines_tune_on_validation_and_evaluate_every_method():
 
 
 def test_every_method_has_the_same_interface():
-    assert list(METHODS) == ["ISTA-Net+", "CGPD-CSNet"]
+    assert list(METHODS) == ["ISTA-Net+", "CGPD-CSNet", "IFR-Net"]
     for name, module in METHODS.items():
         assert module.NAME == name and set(module.SETTINGS) == {"smoke", "demo", "full"}
         for function in ("trainer", "train", "trained", "runs"):

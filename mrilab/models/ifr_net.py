@@ -43,6 +43,7 @@ from torch import nn
 
 from .._checks import check_tensor
 from ..ifr import PiecewiseLinear, dct_bases, feature_refinement
+from ..ops import MRIOperator
 from .base import Measurements, ReconstructionModel
 from .registry import register
 
@@ -117,8 +118,9 @@ class IFRNet(ReconstructionModel):
         Of the feature descriptor (:func:`mrilab.ifr.feature_descriptor`).
 
     Calling convention: :mod:`mrilab.models.base`; single-coil; ``ratio``, ``reference`` and ``sens`` are not used.
-    Stages (``return_stages=True``): per stage ``{"x": x^(n), "u": u^(n), "x_t": x_t^(n)}`` and, with refinement,
-    ``"T": T^(n)`` (real ``(B, 1, H, W)``).
+    Stages (``return_stages=True``): per stage ``{"x_in": x^(n), "u": u^(n), "x_t": x_t^(n), "x": x^(n+1)}`` and,
+    with refinement, ``"T": T^(n)`` (real ``(B, 1, H, W)``). ``"x"``, the stage's output, is the reconstruction
+    module applied to its refined image, so the last stage's ``"x"`` is the network's output.
     """
 
     def __init__(self, n_stages: int = 7, n_blocks: int = 2, n_filters: int = 8, filter_size: int = 3,
@@ -179,27 +181,27 @@ class IFRNet(ReconstructionModel):
         return None if self.log_V is None else self.log_V.exp()
 
     def unroll(self, data: Measurements, *, return_stages: bool) -> tuple[torch.Tensor, list[dict]]:
-        """Run the ``N_s`` stages from ``x_t^(0) = 0``, then the last reconstruction module."""
+        """Run ``X^(1)`` on ``x_t^(0) = 0``, then the ``N_s`` stages, each ending with the next ``X`` module."""
         rho = self.rho
         V = self.V
-        x_t = torch.zeros_like(data.y)
+        op = MRIOperator(data.mask)  # single-coil: coil sensitivities, if given, are ignored
+        x = op.soft_dc(torch.zeros_like(data.y), data.y, rho[0])
         stages = []
         for n in range(self.config["n_stages"]):
-            x = data.op.soft_dc(x_t, data.y, rho[n])
             x_channels = _real_channels(x)
             u = x_channels
             for block in self.denoisers[0 if self.config["shared"] else n]:
                 u = block(u, x_channels)
             u = _complex(u)
-            stage = {"x": x, "u": u}
+            stage = {"x_in": x, "u": u}
             if V is not None:
                 x_t, stage["T"] = feature_refinement(x, u, V[n], **self.descriptor)
             else:
                 x_t = u
-            stage["x_t"] = x_t
+            x = op.soft_dc(x_t, data.y, rho[n + 1])
             if return_stages:
-                stages.append(stage)
-        return data.op.soft_dc(x_t, data.y, rho[-1]), stages
+                stages.append({**stage, "x_t": x_t, "x": x})
+        return x, stages
 
     def training_loss(self, batch: dict) -> torch.Tensor:
         """Return the NMSE loss of eq. (12): the batch mean of ``‖x̂ − x^gt‖₂ / ‖x^gt‖₂``.
