@@ -30,6 +30,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_tensor
+from .classical.prox import soft_threshold
+from .ops import batch_to_complex, complex_to_batch
 
 
 def dct_bases(size: int = 3, *, constant: bool = False) -> torch.Tensor:
@@ -64,27 +66,17 @@ def dct_shrinkage(x: torch.Tensor, threshold: float | torch.Tensor) -> torch.Ten
     if x.shape[1] != 1:
         raise ValueError(f"x must have one channel, shape (B, 1, H, W); got {tuple(x.shape)}")
     bases = dct_bases(3, constant=True).to(x.device)[:, None]
+    images = complex_to_batch(x) if x.is_complex() else x
+    coefficients = F.conv2d(F.pad(images, (1, 1, 1, 1), mode="circular"), bases.to(images.dtype))
     if x.is_complex():
-        channels = torch.view_as_real(x).movedim(-1, 0).reshape(2 * x.shape[0], 1, *x.shape[2:])
-    else:
-        channels = x
-    coefficients = F.conv2d(F.pad(channels, (1, 1, 1, 1), mode="circular"), bases.to(channels.dtype))
+        coefficients = batch_to_complex(coefficients)
+    coefficients = torch.cat([coefficients[:, :1], soft_threshold(coefficients[:, 1:], threshold)], dim=1)
     if x.is_complex():
-        real, imag = coefficients.chunk(2)
-        coefficients = torch.complex(real, imag)
-    detail = coefficients[:, 1:]
-    magnitude = detail.abs()
-    shrunk = detail * torch.relu(magnitude - threshold) / magnitude.clamp_min(torch.finfo(magnitude.dtype).tiny)
-    coefficients = torch.cat([coefficients[:, :1], shrunk], dim=1)
-    if x.is_complex():
-        coefficients = torch.cat([coefficients.real, coefficients.imag])
+        coefficients = complex_to_batch(coefficients)
     # D_lᵀ is the circular correlation with the flipped basis, summed over l
     adjoint = bases.flip(-2, -1).transpose(0, 1).to(coefficients.dtype)
     out = F.conv2d(F.pad(coefficients, (1, 1, 1, 1), mode="circular"), adjoint) / 9
-    if x.is_complex():
-        real, imag = out.chunk(2)
-        return torch.complex(real, imag)
-    return out
+    return batch_to_complex(out) if x.is_complex() else out
 
 
 def gaussian_kernel(sigma: float, radius: int | None = None) -> torch.Tensor:
@@ -184,7 +176,7 @@ def piecewise_linear(alpha: torch.Tensor, q: torch.Tensor, low: float = -1.0, hi
 class PiecewiseLinear(nn.Module):
     """The nonlinear layer ``H`` of IFR-Net (eq. 9): ``S_PLF`` with trainable values ``q_i`` at fixed ``p_i``.
 
-    ``q`` starts as soft-thresholding at ``threshold``, ``q_i = sign(p_i) max(|p_i| − threshold, 0)``; since the
+    ``q`` starts as soft-thresholding at ``threshold``, ``q_i = soft(p_i, threshold)``; since the
     function continues with slope one outside ``[−1, 1]``, it then equals soft-thresholding on the whole real line
     when ``threshold`` is one of the ``p_i`` (otherwise the two differ between the control points around ``±θ``).
     One function serves all channels of a block, as the paper's ``q^(n,k)`` has no channel index.
@@ -194,9 +186,7 @@ class PiecewiseLinear(nn.Module):
         super().__init__()
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < 1:
             raise ValueError(f"threshold must be a number in [0, 1), got {threshold!r}")
-        p = control_points(count)
-        q = torch.sign(p) * torch.relu(p.abs() - threshold)
-        self.q = nn.Parameter(q)
+        self.q = nn.Parameter(soft_threshold(control_points(count), threshold))
 
     def forward(self, alpha: torch.Tensor) -> torch.Tensor:
         """Apply ``S_PLF`` elementwise."""

@@ -61,6 +61,24 @@ def channels_to_complex(x: torch.Tensor) -> torch.Tensor:
     return torch.view_as_complex(pairs.contiguous())
 
 
+def complex_to_batch(x: torch.Tensor) -> torch.Tensor:
+    """Complex ``(B, C, H, W)`` to real ``(2B, C, H, W)``: the real parts, then the imaginary parts.
+
+    For networks that treat the real and imaginary parts as separate images with the same weights (IFR-Net).
+    """
+    check_tensor("x", x, ndim=4, complex_=True, finite=False)
+    return torch.cat([x.real, x.imag])
+
+
+def batch_to_complex(x: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`complex_to_batch`: real ``(2B, C, H, W)`` to complex ``(B, C, H, W)``."""
+    check_tensor("x", x, ndim=4, complex_=False, finite=False)
+    if x.shape[0] % 2:
+        raise ValueError(f"x must hold an even number of images (real parts, then imaginary parts), got {x.shape[0]}")
+    real, imag = x.chunk(2)
+    return torch.complex(real, imag)
+
+
 class MRIOperator:
     """Forward operator ``A = M F S`` of (multi-coil) Cartesian MRI and its adjoint.
 

@@ -14,12 +14,13 @@ from mrilab.ifr import (
     dct_shrinkage,
     feature_descriptor,
     feature_refinement,
+    gaussian_kernel,
     piecewise_linear,
 )
 from mrilab.masks import radial_mask
 from mrilab.metrics import psnr
 from mrilab.models import IFRNet
-from mrilab.ops import MRIOperator, fft2c
+from mrilab.ops import MRIOperator, batch_to_complex, complex_to_batch, fft2c
 
 
 def phantom(n: int) -> torch.Tensor:
@@ -105,7 +106,6 @@ def test_feature_descriptor_sum_reading_equals_mean_reading_with_scaled_V():
     window = 5
     T_mean = feature_descriptor(u, 1e-3 / window**2, window=window)
     p = u[0, 0, 6:11, 6:11]
-    from mrilab.ifr import gaussian_kernel
     kernel = gaussian_kernel(1.0).double()
     padded = torch.nn.functional.pad(u, (2, 2, 2, 2), mode="reflect")
     q = torch.nn.functional.conv2d(padded, kernel[None, None])[0, 0, 6:11, 6:11]
@@ -296,3 +296,12 @@ def test_ifrnet_keeps_rho_and_V_positive():
 def test_ifrnet_rejects_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
         IFRNet(**kwargs)
+
+
+def test_real_imaginary_batch_round_trip_and_errors():
+    z = torch.randn(3, 1, 4, 5, dtype=torch.complex64)
+    assert torch.equal(batch_to_complex(complex_to_batch(z)), z)
+    with pytest.raises(ValueError, match="even number of images"):
+        batch_to_complex(torch.zeros(3, 1, 4, 4))
+    with pytest.raises(TypeError):
+        complex_to_batch(torch.zeros(2, 1, 4, 4))

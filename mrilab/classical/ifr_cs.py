@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from ..ifr import dct_shrinkage, feature_refinement
+from .. import ifr  # a module reference: mrilab.ifr itself imports mrilab.classical.prox
 from ..ops import MRIOperator
 from .proximal_gradient import History, resolve_lambda
 
@@ -65,8 +65,8 @@ def ifr_cs(op: MRIOperator, y: torch.Tensor, lam: float | torch.Tensor | None = 
     iterates = [x_t] if keep_iterates else []
     for _ in range(iterations):
         x = op.soft_dc(x_t, y, rho)
-        u = dct_shrinkage(x, lam / rho)
-        x_t = feature_refinement(x, u, V, blur_sigma=blur_sigma, window=window)[0] if refine else u
+        u = ifr.dct_shrinkage(x, lam / rho)
+        x_t = ifr.feature_refinement(x, u, V, blur_sigma=blur_sigma, window=window)[0] if refine else u
         if keep_iterates:
             iterates.append(x)
     return x, History(torch.empty(0, y.shape[0], dtype=torch.float64), iterates)

@@ -43,22 +43,11 @@ from torch import nn
 
 from .._checks import check_tensor
 from ..ifr import PiecewiseLinear, dct_bases, feature_refinement
-from ..ops import MRIOperator
+from ..ops import MRIOperator, batch_to_complex, complex_to_batch
 from .base import Measurements, ReconstructionModel
 from .registry import register
 
 INITS = ("dct", "random")
-
-
-def _real_channels(z: torch.Tensor) -> torch.Tensor:
-    """Complex ``(B, 1, H, W)`` → real ``(2B, 1, H, W)``: the real parts, then the imaginary parts."""
-    return torch.cat([z.real, z.imag])
-
-
-def _complex(images: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`_real_channels`."""
-    real, imag = images.chunk(2)
-    return torch.complex(real, imag)
 
 
 class _Block(nn.Module):
@@ -188,11 +177,11 @@ class IFRNet(ReconstructionModel):
         x = op.soft_dc(torch.zeros_like(data.y), data.y, rho[0])
         stages = []
         for n in range(self.config["n_stages"]):
-            x_channels = _real_channels(x)
+            x_channels = complex_to_batch(x)
             u = x_channels
             for block in self.denoisers[0 if self.config["shared"] else n]:
                 u = block(u, x_channels)
-            u = _complex(u)
+            u = batch_to_complex(u)
             stage = {"x_in": x, "u": u}
             if V is not None:
                 x_t, stage["T"] = feature_refinement(x, u, V[n], **self.descriptor)

@@ -71,6 +71,12 @@ def variants(profile: str) -> dict[str, dict]:
     return {**ABLATIONS, **{f"N_s = {s}": {"n_stages": s} for s in stages}}
 
 
+def seeds(profile: str, variant: str) -> tuple[int, ...]:
+    """Return an ablation variant's training seeds: all of the profile's for :data:`SEEDED`, else the first."""
+    profile_seeds = pick(SETTINGS, profile)["ablation"]["seeds"]
+    return profile_seeds if variant in SEEDED else profile_seeds[:1]
+
+
 def trainer(profile: str, ratio: float, *, mask: str = MASK, contrast: str = "T1w", seed: int = 0,
             variant: str | None = None) -> Trainer:
     """Return the trainer of one IFR-Net (not yet fitted).
@@ -137,11 +143,10 @@ def trained(profile: str, *, retrain: bool = False, progress: bool = True) -> di
 
 def ablation(profile: str, variant: str, *, retrain: bool = False,
              progress: bool = False) -> dict[int, tuple[nn.Module, dict]]:
-    """Return ``{seed: (model, history)}`` of one ablation variant (every seed for :data:`SEEDED`, else seed 0)."""
-    settings = pick(SETTINGS, profile)
-    seeds = settings["ablation"]["seeds"] if variant in SEEDED else settings["ablation"]["seeds"][:1]
-    return {seed: train(profile, settings["ablation_ratio"], variant=variant, seed=seed, retrain=retrain,
-                        progress=progress) for seed in seeds}
+    """Return ``{seed: (model, history)}`` of one ablation variant, one entry per seed of :func:`seeds`."""
+    ratio = pick(SETTINGS, profile)["ablation_ratio"]
+    return {seed: train(profile, ratio, variant=variant, seed=seed, retrain=retrain, progress=progress)
+            for seed in seeds(profile, variant)}
 
 
 def runs(profile: str) -> list[dict]:
@@ -150,5 +155,5 @@ def runs(profile: str) -> list[dict]:
     main = [{"ratio": r} for r in RATIOS]
     patterns = [{"ratio": PATTERN_RATIO, "mask": m} for m in PATTERNS]
     ablations = [{"ratio": settings["ablation_ratio"], "variant": v, "seed": s} for v in variants(profile)
-                 for s in (settings["ablation"]["seeds"] if v in SEEDED else settings["ablation"]["seeds"][:1])]
+                 for s in seeds(profile, v)]
     return main + patterns + ablations
