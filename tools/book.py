@@ -1,6 +1,6 @@
 """Build tooling of the book: MyST-markdown chapters (book/) <-> notebooks (notebooks/), execution, HTML build.
 
-    python tools/book.py sync                       # regenerate notebooks/*.ipynb from book/*.md (no outputs)
+    python tools/book.py sync [chapters...]         # regenerate notebooks/*.ipynb from book/*.md (no outputs)
     python tools/book.py check                      # fail if a notebook twin is missing or out of date
     python tools/book.py execute --profile smoke    # run every chapter with papermill into _build/executed/
     python tools/book.py build [--student]          # build _build/html from the executed notebooks (no re-run)
@@ -69,9 +69,11 @@ def _normalised(notebook) -> list:
     return [(c.cell_type, c.source, sorted(c.metadata.get("tags", []))) for c in notebook.cells]
 
 
-def sync() -> int:
+def sync(only: list[str] | None = None) -> int:
     missing = 0
     for chapter in chapters():
+        if only and not any(name in chapter for name in only):
+            continue
         if not source_of(chapter).exists():
             print(f"missing source {source_of(chapter).relative_to(ROOT)}")
             missing += 1
@@ -177,7 +179,7 @@ def build(executed: Path, *, student: bool = False) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("sync")
+    sub.add_parser("sync").add_argument("chapters", nargs="*", help="only chapters whose path contains one of these")
     sub.add_parser("check")
     run = sub.add_parser("execute")
     run.add_argument("--profile", default="smoke", choices=["smoke", "demo", "full"])
@@ -188,7 +190,7 @@ def main() -> int:
     make.add_argument("--student", action="store_true", help="hide solutions (the student edition)")
     args = parser.parse_args()
     if args.command == "sync":
-        return sync()
+        return sync(args.chapters)
     if args.command == "check":
         return check()
     if args.command == "execute":

@@ -1,0 +1,385 @@
+"""The classroom edition: student notebooks with stubs and otter-grader checks, and the teacher's autograders.
+
+    python tools/classroom.py sync                  # write classroom/<part>/<chapter>.ipynb (the student notebooks)
+    python tools/classroom.py check                 # fail if a student notebook is missing or out of date
+    python tools/classroom.py teacher               # _build/classroom/teacher: notebooks, tests, autograder zips
+    python tools/classroom.py verify --profile smoke   # solved notebooks pass every check, stubbed ones fail every one
+    python tools/classroom.py grade ifr/derive SUBMISSION.ipynb ...   # grade submissions, write grades.csv
+
+A chapter's exercises are sphinx-exercise directives. A graded exercise's solution is a gated block
+(``solution-start`` ... ``solution-end``) holding prose and a code cell tagged ``solution``; the code cell tagged
+``checks`` after it holds the checks, functions decorated with ``mrilab.exercises.check``. The student notebook is
+the chapter with every solution removed: solution code becomes a stub (imports, signatures and docstrings kept,
+bodies ``raise NotImplementedError``; a top-level assignment becomes ``name = ...``), the prose of every solution
+and model answer is dropped, and each checks cell becomes ``grader.check("<label>")``. The checks themselves are
+written in otter-grader's exception-based test format: the public ones into the student notebook (its set-up cell
+writes them to ``tests/``, so they run offline, in Colab too), all of them into the teacher's autograder zip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from book import BUILD, ROOT, chapters, twin  # noqa: E402
+
+STUDENT = ROOT / "classroom"
+TEACHER = BUILD / "classroom" / "teacher"
+REPOSITORY = "https://github.com/mrilab/mrilab"
+FENCE = re.compile(r"^(?P<ticks>`{3,})\{(?P<kind>exercise|solution|solution-start|solution-end)\}(?P<arg>[^\n]*)\n"
+                   r"(?P<body>.*?)^(?P=ticks)[ \t]*$\n?", re.MULTILINE | re.DOTALL)  # fmt: skip
+OPTION = re.compile(r"^:(?P<key>[a-z-]+):[ \t]*(?P<value>.*)$", re.MULTILINE)
+
+
+@dataclass
+class Exercise:
+    """One exercise of a chapter: its label and title, and its checks if it is graded."""
+
+    label: str
+    title: str
+    checks: str = ""  # the source of the cell tagged ``checks``; empty for a discussion exercise
+
+
+def _tags(cell: nbformat.NotebookNode) -> list[str]:
+    return cell.metadata.get("tags", [])
+
+
+def _directive(match: re.Match) -> tuple[str, dict[str, str], str]:
+    """The argument, the options and the body of a fenced directive."""
+    body = match["body"]
+    options = {m["key"]: m["value"] for m in OPTION.finditer(body.split("\n\n", 1)[0])}
+    text = OPTION.sub("", body, count=len(options)).strip() if options else body.strip()
+    return match["arg"].strip(), options, text
+
+
+def stub(source: str, label: str) -> str:
+    """The student's version of a solution cell: imports, signatures and docstrings stay, the answers go."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    kept = [f"# {label}: replace each `raise NotImplementedError` and each `...` by your answer"]
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            kept.append(ast.get_source_segment(source, node))
+        elif isinstance(node, ast.FunctionDef):
+            first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+            body = node.body
+            has_docstring = isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant)
+            end = body[0].end_lineno if has_docstring else body[0].lineno - 1
+            indent = " " * body[0].col_offset
+            kept.append("\n".join(lines[first - 1:end] + [f'{indent}raise NotImplementedError("{label} is not answered yet")']))
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+            if len(names) != len(targets):
+                raise ValueError(f"{label}: a solution may only assign plain names, not {ast.unparse(node)!r}")
+            kept.append(f"{' = '.join(names)} = ...  # your answer")
+        # anything else (a loop, a print, a plot) is part of the answer and goes
+    return _join(kept)
+
+
+def _join(blocks: list[str]) -> str:
+    """Imports and assignments one per line, a blank line pair around each function (PEP 8)."""
+    out = ""
+    for block in blocks:
+        if out:
+            out += "\n\n\n" if block.startswith(("def ", "@")) or out.rstrip().split("\n")[-1].startswith(" ") else "\n"
+        out += block
+    return out + "\n"
+
+
+def test_file(exercise: Exercise, *, hidden: bool) -> str:
+    """Otter-grader's exception-based test file of an exercise: its public checks, or all of them."""
+    tree = ast.parse(exercise.checks)
+    header, cases = [], []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.decorator_list:
+            decorator = node.decorator_list[0]
+            if not (isinstance(decorator, ast.Call) and getattr(decorator.func, "id", "") == "check"):
+                raise ValueError(f"{exercise.label}: check {node.name} must be decorated with @check(...)")
+            keywords = {k.arg: ast.literal_eval(k.value) for k in decorator.keywords}
+            label = ast.literal_eval(decorator.args[0])
+            if label != exercise.label:
+                raise ValueError(f"the checks after {exercise.label} include {node.name}, a check of {label}")
+            if keywords.get("hidden", False) and not hidden:
+                continue
+            case = f'@test_case(name="{node.name}", points={keywords.get("points", 1)}, ' \
+                   f'hidden={keywords.get("hidden", False)})'  # fmt: skip
+            cases.append(case + "\n" + ast.get_source_segment(exercise.checks, node))
+        else:
+            header.append(ast.get_source_segment(exercise.checks, node))
+    return "\n".join([
+        f'"""Checks of {exercise.label} ({exercise.title}), in otter-grader\'s exception-based format."""',
+        "from otter.test_files import test_case", *header, "",
+        "OK_FORMAT = False", f'name = "{exercise.label}"', "", "", "\n\n\n".join(cases), ""])  # fmt: skip
+
+
+def exercises(notebook: nbformat.NotebookNode) -> list[Exercise]:
+    """The chapter's exercises in order, each graded one with the source of its checks."""
+    found: list[Exercise] = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for match in FENCE.finditer(cell.source):
+                if match["kind"] == "exercise":
+                    title, options, _ = _directive(match)
+                    if "label" not in options:
+                        raise ValueError(f"exercise {title!r} has no :label:")
+                    found.append(Exercise(options["label"], title))
+        elif "checks" in _tags(cell):
+            if not found or found[-1].checks:
+                raise ValueError("a checks cell must follow the solution of its exercise:\n" + cell.source[:200])
+            found[-1].checks = cell.source
+            test_file(found[-1], hidden=True)  # validates the labels and decorators
+    return found
+
+
+def _setup_cell(graded: list[Exercise]) -> nbformat.NotebookNode:
+    tests = {e.label: test_file(e, hidden=False) for e in graded}
+    for label, source in tests.items():
+        if "'''" in source or "\\" in source:
+            raise ValueError(f"the public checks of {label} may not contain ''' or backslashes (they are embedded)")
+    lines = ["# @title Set up the checks (run this cell once, before the exercises)",
+             "# The public checks of the exercises, in otter-grader's format, are written to tests/ so that they",
+             "# run without a network; the teacher grades with more (hidden) checks.",
+             "from pathlib import Path", "", "import otter", "", "CHECKS = {"]  # fmt: skip
+    for label, source in tests.items():
+        lines.append(f"    \"{label}\": r'''{source}''',")
+    lines += ["}", 'Path("tests").mkdir(exist_ok=True)', "for label, source in CHECKS.items():",
+              '    Path("tests", f"{label}.py").write_text(source)', 'grader = otter.Notebook(tests_dir="tests")']
+    cell = nbformat.v4.new_code_cell("\n".join(lines))
+    cell.metadata["cellView"] = "form"  # Colab shows the title, not the code
+    return cell
+
+
+def edition(chapter: str, *, solved: bool = False) -> nbformat.NotebookNode:
+    """The student notebook of a chapter; ``solved=True`` keeps the solution code (to test the checks with)."""
+    source = twin(chapter)
+    found = {e.label: e for e in exercises(source)}
+    graded = [e for e in found.values() if e.checks]
+    cells, in_solution, current, setup_done = [], False, None, False
+    part = chapter.removeprefix("notebooks/")
+
+    def markdown(text: str) -> None:
+        text = text.replace(f"/blob/main/{chapter}.ipynb", f"/blob/main/classroom/{part}.ipynb").strip()
+        if text:
+            cells.append(nbformat.v4.new_markdown_cell(text))
+
+    for cell in source.cells:
+        if cell.cell_type == "markdown":
+            text, position = cell.source, 0
+            for match in FENCE.finditer(text):
+                if not in_solution:
+                    markdown(text[position:match.start()])
+                position = match.end()
+                kind = match["kind"]
+                arg, options, body = _directive(match)
+                if kind == "exercise":
+                    current = found[options["label"]]
+                    if not setup_done and graded:
+                        cells.append(nbformat.v4.new_markdown_cell(
+                            "Run the next cell once before the exercises: it sets up the checks. After each graded "
+                            "exercise, the `grader.check` cell says which checks pass and, for those that fail, what "
+                            "was expected and what was got."))  # fmt: skip
+                        cells.append(_setup_cell(graded))
+                        setup_done = True
+                    kind_note = "graded" if current.checks else "discussion: write your answer below"
+                    markdown(f"**Exercise ({current.label}, {kind_note}): {arg}**\n\n{body}")
+                    if not current.checks:
+                        cells.append(nbformat.v4.new_markdown_cell("*Your answer:* "))
+                elif kind == "solution-start":
+                    in_solution = True
+                elif kind == "solution-end":
+                    in_solution = False
+                # a plain {solution} is a model answer: the teacher edition has it, the student edition does not
+            if not in_solution:
+                markdown(text[position:])
+        elif "solution" in _tags(cell):
+            if not in_solution or current is None:
+                raise ValueError(f"{chapter}: a cell tagged 'solution' outside a solution-start/-end block")
+            code = cell.source if solved else stub(cell.source, current.label)
+            cells.append(nbformat.v4.new_code_cell(code))
+        elif "checks" in _tags(cell):
+            cells.append(nbformat.v4.new_code_cell(f'grader.check("{current.label}")'))
+        elif in_solution:
+            raise ValueError(f"{chapter}: code in a solution must be tagged 'solution':\n{cell.source[:200]}")
+        else:
+            code = cell.source
+            if "google.colab" in code:  # the install cell: the checks need otter-grader too
+                code = code.replace("mrilab @ git+", "mrilab[classroom] @ git+")
+            new = nbformat.v4.new_code_cell(code)
+            new.metadata["tags"] = [t for t in _tags(cell) if t in ("parameters",)]
+            cells.append(new)
+    if graded:
+        cells.append(nbformat.v4.new_markdown_cell("## Check everything\n\nThe public checks of every graded exercise:"))
+        cells.append(nbformat.v4.new_code_cell("grader.check_all()"))
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata=dict(source.metadata))
+    for number, cell in enumerate(notebook.cells):
+        cell.id = f"{Path(chapter).name}-student-{number}"
+    return notebook
+
+
+def _graded(chapter: str) -> list[Exercise]:
+    return [e for e in exercises(twin(chapter)) if e.checks]
+
+
+def _normalised(notebook: nbformat.NotebookNode) -> list:
+    return [(c.cell_type, c.source, c.metadata) for c in notebook.cells]
+
+
+def sync() -> int:
+    for chapter in chapters():
+        path = STUDENT / (chapter.removeprefix("notebooks/") + ".ipynb")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(edition(chapter), path)
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+def check() -> int:
+    """The committed student notebooks must be current, and every chapter must have three graded exercises."""
+    problems = []
+    for chapter in chapters():
+        path = STUDENT / (chapter.removeprefix("notebooks/") + ".ipynb")
+        if not path.exists() or _normalised(nbformat.read(path, as_version=4)) != _normalised(edition(chapter)):
+            problems.append(f"{path.relative_to(ROOT)} is out of date: run `python tools/classroom.py sync`")
+        if len(_graded(chapter)) < 3:
+            problems.append(f"{chapter} has {len(_graded(chapter))} graded exercises; every chapter needs three")
+    listed = {STUDENT / (c.removeprefix("notebooks/") + ".ipynb") for c in chapters()}
+    problems += [f"{p.relative_to(ROOT)} is not a chapter's student notebook" for p in STUDENT.rglob("*.ipynb")
+                 if p not in listed and ".ipynb_checkpoints" not in p.parts]  # fmt: skip
+    if problems:
+        print("\n".join(problems))
+        return 1
+    print(f"{len(chapters())} student notebooks are current, "
+          f"{sum(len(_graded(c)) for c in chapters())} graded exercises")  # fmt: skip
+    return 0
+
+
+def autograder(chapter: str, out: Path) -> Path:
+    """Write a chapter's checks (all of them) to ``out/tests`` and pack them into otter's autograder zip."""
+    tests = out / "tests"
+    shutil.rmtree(tests, ignore_errors=True)
+    tests.mkdir(parents=True)
+    for exercise in _graded(chapter):
+        (tests / f"{exercise.label}.py").write_text(test_file(exercise, hidden=True))
+    requirements = out / "requirements.txt"  # for otter grade's Docker image; otter run uses the current Python
+    requirements.write_text(f"mrilab[classroom] @ git+{REPOSITORY}\n")
+    zip_path = out / "autograder.zip"
+    zip_path.unlink(missing_ok=True)
+    subprocess.run(["otter", "generate", "-t", str(tests), "-r", str(requirements), "-o", str(zip_path)],
+                   check=True, cwd=out, stdout=subprocess.DEVNULL)  # fmt: skip
+    return zip_path
+
+
+def teacher(out: Path) -> int:
+    """The teacher edition: each chapter with its solutions, model answers and checks, its tests and autograder."""
+    shutil.rmtree(out, ignore_errors=True)
+    for chapter in chapters():
+        part = chapter.removeprefix("notebooks/")
+        (out / part).mkdir(parents=True)
+        nbformat.write(twin(chapter), out / part / (Path(part).name + ".ipynb"))
+        autograder(chapter, out / part)
+        print(f"wrote {(out / part).relative_to(ROOT)}: notebook, tests/, autograder.zip")
+    return 0
+
+
+def run_otter(zip_path: Path, submission: Path, out: Path) -> dict[str, tuple[float, float]]:
+    """Grade one submission with ``otter run`` (no Docker); returns each exercise's (score, possible)."""
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["otter", "run", "-a", str(zip_path), "-o", str(out), str(submission)], check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    results = json.loads((out / "results.json").read_text())
+    return {t["name"]: (float(t["score"]), float(t["max_score"])) for t in results["tests"] if "max_score" in t}
+
+
+def verify(profile: str, only: list[str] | None = None) -> int:
+    """Grade each chapter's solved and stubbed student notebooks: the first must score full marks, the second zero."""
+    os.environ.update(MRILAB_PROFILE=profile, TQDM_DISABLE="1", MRILAB_STATIC="1")
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for chapter in chapters():
+            if only and not any(name in chapter for name in only):
+                continue
+            work = Path(tmp) / chapter.removeprefix("notebooks/")
+            zip_path = autograder(chapter, work)
+            for solved in (True, False):
+                name = "solved" if solved else "stubbed"
+                notebook = work / f"{name}.ipynb"
+                nbformat.write(edition(chapter, solved=solved), notebook)
+                scores = run_otter(zip_path, notebook, work / name)
+                wrong = {label: score for label, (score, possible) in scores.items()
+                         if score != (possible if solved else 0.0)}  # fmt: skip
+                expected = {e.label for e in _graded(chapter)}
+                if wrong or set(scores) != expected:
+                    failures += 1
+                    print(f"{chapter} ({name}): FAILED {wrong or sorted(expected ^ set(scores))}")
+                else:
+                    print(f"{chapter} ({name}): {'every check passes' if solved else 'every check fails'} "
+                          f"({len(scores)} exercises)")  # fmt: skip
+    return failures
+
+
+def grade(chapter: str, submissions: list[Path], out: Path) -> int:
+    """Grade student notebooks of one chapter with all its checks; write one row per submission to ``out``."""
+    matches = [c for c in chapters() if c.removeprefix("notebooks/") == chapter]
+    if not matches:
+        raise SystemExit(f"chapter must be one of {[c.removeprefix('notebooks/') for c in chapters()]}, got {chapter!r}")
+    labels = [e.label for e in _graded(matches[0])]
+    with tempfile.TemporaryDirectory() as tmp:
+        zip_path = autograder(matches[0], Path(tmp))
+        rows = []
+        for number, submission in enumerate(submissions):
+            scores = run_otter(zip_path, submission.resolve(), Path(tmp) / f"submission-{number}")
+            row = {"submission": str(submission)} | {label: scores.get(label, (0.0, 0.0))[0] for label in labels}
+            row["total"] = sum(row[label] for label in labels)
+            row["possible"] = sum(scores.get(label, (0.0, 0.0))[1] for label in labels)
+            rows.append(row)
+            print(f"{submission}: {row['total']:g} / {row['possible']:g}")
+    with out.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"grades written to {out}")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("sync")
+    sub.add_parser("check")
+    make = sub.add_parser("teacher")
+    make.add_argument("--out", type=Path, default=TEACHER)
+    run = sub.add_parser("verify")
+    run.add_argument("--profile", default="smoke", choices=["smoke", "demo", "full"])
+    run.add_argument("chapters", nargs="*", help="only chapters whose path contains one of these")
+    marks = sub.add_parser("grade")
+    marks.add_argument("chapter", help="a chapter as <part>/<chapter>, e.g. ifr/derive")
+    marks.add_argument("submissions", nargs="+", type=Path)
+    marks.add_argument("--out", type=Path, default=Path("grades.csv"))
+    args = parser.parse_args()
+    if args.command == "sync":
+        return sync()
+    if args.command == "check":
+        return check()
+    if args.command == "teacher":
+        return teacher(args.out)
+    if args.command == "verify":
+        return int(verify(args.profile, args.chapters) > 0)
+    return grade(args.chapter, args.submissions, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
