@@ -14,7 +14,9 @@ there with warnings as errors.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +29,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
+GATE = re.compile(r"^(?P<ticks>`{3,})\{solution-(?P<kind>start|end)\}[^\n]*\n.*?^(?P=ticks)[ \t]*$\n?", re.M | re.S)
 
 
 def chapters() -> list[str]:
@@ -112,7 +115,7 @@ def execute(profile: str, out: Path, only: list[str] | None = None) -> int:
     os.environ["MRILAB_PROFILE"] = profile
     os.environ["TQDM_DISABLE"] = "1"  # progress bars would be stored as widgets in the executed notebooks
     os.environ["MRILAB_STATIC"] = "1"  # no interactive widgets in batch runs (see mrilab.widgets)
-    failures = 0
+    failures, seconds = 0, {}
     for chapter in chapters():
         if only and not any(name in chapter for name in only):
             continue
@@ -128,7 +131,9 @@ def execute(profile: str, out: Path, only: list[str] | None = None) -> int:
         except papermill.PapermillExecutionError as error:
             failures += 1
             status = f"FAILED: {error.ename}: {error.evalue}"
-        print(f"{chapter}: {status} ({time.perf_counter() - tic:.1f} s)", flush=True)
+        seconds[chapter.removeprefix("notebooks/")] = round(time.perf_counter() - tic, 1)
+        print(f"{chapter}: {status} ({seconds[chapter.removeprefix('notebooks/')]} s)", flush=True)
+    (out / "seconds.json").write_text(json.dumps(seconds, indent=1) + "\n")  # read by benchmarks/bench_chapters.py
     return failures
 
 
@@ -137,11 +142,14 @@ def build(executed: Path, *, student: bool = False) -> int:
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     config = (ROOT / "_config.yml").read_text()
-    if student:
+    if student:  # no solutions, and no button that leads to the repository's notebooks, which hold them
         config = config.replace("hide_solutions: false", "hide_solutions: true")
+        config = config.replace("use_repository_button: true", "use_repository_button: false")
     (stage / "_config.yml").write_text(config)
     shutil.copy(ROOT / "_toc.yml", stage / "_toc.yml")
     shutil.copytree(ROOT / "_static", stage / "_static")  # the book's CSS (Jupyter Book includes _static/*.css)
+    (stage / "benchmarks" / "results").mkdir(parents=True)  # measured chapter times, shown on the teachers' page
+    shutil.copy(ROOT / "benchmarks" / "results" / "chapters.csv", stage / "benchmarks" / "results")
     shutil.copytree(ROOT / "book", stage / "book", ignore=shutil.ignore_patterns("*.md"))
     for page in (ROOT / "book").rglob("*.md"):
         if not any(source_of(c) == page for c in chapters()):  # plain pages (intro, references) are not notebooks
@@ -158,6 +166,8 @@ def build(executed: Path, *, student: bool = False) -> int:
             tags = cell.metadata.setdefault("tags", [])
             if "injected-parameters" in tags and "remove-cell" not in tags:
                 tags.append("remove-cell")
+        if student:  # hide_solutions alone fails on gated solutions (solution-start/-end), so they go here
+            notebook.cells = without_gated_solutions(notebook.cells)
         nbformat.write(notebook, stage / (chapter + ".ipynb"))
     if missing:
         print("executed notebooks missing (run `python tools/book.py execute` first):\n  " + "\n  ".join(missing))
@@ -172,8 +182,51 @@ def build(executed: Path, *, student: bool = False) -> int:
     html = BUILD / ("html-student" if student else "html")
     shutil.rmtree(html, ignore_errors=True)
     shutil.copytree(stage / "_build" / "html", html)
+    if student:
+        point_to_student_notebooks(html)
     print(f"book written to {html}")
     return 0
+
+
+def without_gated_solutions(cells: list) -> list:
+    """The cells without the gated solutions (``solution-start`` ... ``solution-end``: prose and code) and checks."""
+    kept, inside = [], False
+    for cell in cells:
+        if cell.cell_type != "markdown":
+            if not inside and "checks" not in cell.metadata.get("tags", []):
+                kept.append(cell)
+            continue
+        text, position, out = cell.source, 0, ""
+        for match in GATE.finditer(text):
+            if not inside:
+                out += text[position:match.start()]
+            inside, position = match["kind"] == "start", match.end()
+        if not inside:
+            out += text[position:]
+        if out.strip():
+            cell.source = out
+            kept.append(cell)
+    return kept
+
+
+def point_to_student_notebooks(html: Path) -> None:
+    """Make the student edition's download buttons and Colab links serve the student notebooks (``classroom/``).
+
+    Jupyter Book's download button serves the page's source from ``_sources/``, and its Colab links open
+    ``notebooks/`` in the repository; both hold the solutions. The sources are replaced by the student notebooks and
+    the links are pointed at their committed copies.
+    """
+    for chapter in chapters():
+        part = chapter.removeprefix("notebooks/")
+        student = ROOT / "classroom" / (part + ".ipynb")
+        if not student.exists():
+            raise FileNotFoundError(f"{student} is missing: run `python tools/classroom.py sync`")
+        shutil.copy(student, html / "_sources" / (chapter + ".ipynb"))
+    for page in html.rglob("*.html"):
+        text = page.read_text()
+        rewritten = text.replace("/blob/main/notebooks/", "/blob/main/classroom/")
+        if rewritten != text:
+            page.write_text(rewritten)
 
 
 def main() -> int:

@@ -4,6 +4,7 @@
     python tools/classroom.py check                 # fail if a student notebook is missing or out of date
     python tools/classroom.py teacher               # _build/classroom/teacher: notebooks, tests, autograder zips
     python tools/classroom.py verify --profile smoke   # solved notebooks pass every check, stubbed ones fail every one
+    python tools/classroom.py leaks _build/html-student   # fail if the student web edition holds a solution
     python tools/classroom.py grade ifr/derive SUBMISSION.ipynb ...   # grade submissions, write grades.csv
 
 A chapter's exercises are sphinx-exercise directives. A graded exercise's solution is a gated block
@@ -355,6 +356,53 @@ def grade(chapter: str, submissions: list[Path], out: Path) -> int:
     return 0
 
 
+def solution_fragments(chapter: str) -> list[str]:
+    """Pieces of text that only the solutions hold: code lines of the solutions, names of the hidden checks, and
+    runs of plain words from the model answers (between any markup, which rendering would change)."""
+    notebook, fragments, inside = twin(chapter), [], False
+    graded = {e.label: e for e in exercises(notebook) if e.checks}
+    student = re.sub(r"\s+", " ", "\n".join(c.source for c in edition(chapter).cells))
+    for cell in notebook.cells:
+        if "solution" in _tags(cell):
+            fragments += [line.strip() for line in cell.source.splitlines() if len(line.strip()) >= 16]
+        elif cell.cell_type == "markdown":
+            answers, position = [], 0
+            for match in FENCE.finditer(cell.source):
+                if inside:
+                    answers.append(cell.source[position:match.start()])
+                if match["kind"] == "solution":
+                    answers.append(_directive(match)[2])
+                inside = {"solution-start": True, "solution-end": False}.get(match["kind"], inside)
+                position = match.end()
+            if inside:
+                answers.append(cell.source[position:])
+            for answer in answers:
+                fragments += [run.strip() for run in re.split(r"[$`*_\[\]{}()|\\<>#:]", answer) if len(run.strip()) >= 40]
+    for exercise in graded.values():
+        fragments += [node.name for node in ast.parse(exercise.checks).body
+                      if isinstance(node, ast.FunctionDef) and node.decorator_list and any(k.arg == "hidden" and ast.literal_eval(k.value) for k in node.decorator_list[0].keywords)]
+    # what the student notebook holds anyway (the chapter's own code, a signature) is not a solution
+    return [f for f in fragments if re.sub(r"\s+", " ", f) not in student]
+
+
+def leaks(html: Path) -> tuple[list[str], int]:
+    """The solution fragments found anywhere in a built book (pages as text, sources, search index)."""
+    import html as html_lib
+
+    texts = []
+    for path in html.rglob("*"):
+        if path.suffix == ".html":
+            texts.append(html_lib.unescape(re.sub(r"<[^>]+>", "", path.read_text(errors="ignore"))))
+        elif path.suffix in (".ipynb", ".js", ".txt", ".md"):
+            text = path.read_text(errors="ignore")
+            if path.suffix == ".ipynb":
+                text = "\n".join(c.source for c in nbformat.reads(text, as_version=4).cells)
+            texts.append(text)
+    corpus = re.sub(r"\s+", " ", "\n".join(texts))
+    fragments = [re.sub(r"\s+", " ", f) for chapter in chapters() for f in solution_fragments(chapter)]
+    return [f for f in fragments if f in corpus], len(fragments)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -365,6 +413,10 @@ def main() -> int:
     run = sub.add_parser("verify")
     run.add_argument("--profile", default="smoke", choices=["smoke", "demo", "full"])
     run.add_argument("chapters", nargs="*", help="only chapters whose path contains one of these")
+    scan = sub.add_parser("leaks", help="fail if a built student edition holds any piece of a solution")
+    scan.add_argument("html", type=Path, help="a built book, e.g. _build/html-student")
+    scan.add_argument("--reading", action="store_true",
+                      help="the reading edition instead: fail unless it holds the solutions (tests the scan itself)")
     marks = sub.add_parser("grade")
     marks.add_argument("chapter", help="a chapter as <part>/<chapter>, e.g. ifr/derive")
     marks.add_argument("submissions", nargs="+", type=Path)
@@ -378,6 +430,13 @@ def main() -> int:
         return teacher(args.out)
     if args.command == "verify":
         return int(verify(args.profile, args.chapters) > 0)
+    if args.command == "leaks":
+        found, total = leaks(args.html)
+        if args.reading:
+            print(f"{len(found)} of {total} solution fragments found in the reading edition {args.html}")
+            return int(len(found) < 0.9 * total)
+        print(f"{len(found)} of {total} solution fragments found in {args.html}" + "".join(f"\n  {f}" for f in found))
+        return int(bool(found))
     return grade(args.chapter, args.submissions, args.out)
 
 
