@@ -1,6 +1,8 @@
 # Entry points that do all the set-up on a fresh machine:
-#   make test   install, lint, unit tests, check the committed weights, execute every chapter (smoke), build the book
+#   make test   install, lint, unit tests, check the committed weights, execute every chapter (smoke), build the book,
+#               grade the classroom edition's solved and stubbed notebooks
 #   make book   install, build the dataset, execute every chapter (demo, from the committed weights), build _build/html
+#   make classroom  the student notebooks and web edition, and the teacher edition with the autograders
 #   make train  retrain every demo model from scratch, rewrite the committed weights, results and README tables
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,7 +17,7 @@ export PYTHONHASHSEED = 0
 BOOK_PROFILE ?= demo
 
 .PHONY: install lint notebooks-check readme-check unit weights-check chapters nbval book-smoke test data book results \
-	train select student bench sync clean
+	train select classroom classroom-check bench sync clean
 
 # torch goes in first, pinned, unless the interpreter already has one (Colab, a CUDA install): requirements.txt
 # and pyproject.toml only ask for `torch>=2.1`, which the installed build satisfies, so nothing replaces it.
@@ -57,10 +59,20 @@ nbval: chapters
 book-smoke: chapters
 	$(PY) tools/book.py build --executed _build/executed/smoke
 
-test: lint notebooks-check readme-check unit weights-check chapters nbval book-smoke
+# the classroom edition on the smoke profile: student notebooks current, every chapter's solved notebook scores full
+# marks and its stubbed one zero (otter-grader, all checks), and no piece of a solution in the student web edition
+classroom-check: book-smoke
+	$(PY) tools/classroom.py check
+	$(PY) tools/classroom.py verify --profile smoke
+	$(PY) tools/book.py build --executed _build/executed/smoke --student
+	$(PY) tools/classroom.py leaks _build/html-student
+	$(PY) tools/classroom.py leaks _build/html --reading
+
+test: lint notebooks-check readme-check unit weights-check chapters nbval book-smoke classroom-check
 
 sync: install
 	$(PY) tools/book.py sync
+	$(PY) tools/classroom.py sync
 
 data: install
 	$(PY) data_scripts/make_brain_dataset.py --profile $(BOOK_PROFILE)
@@ -87,13 +99,20 @@ select: data
 	$(PY) benchmarks/select_recipe.py --profile demo
 	$(PY) benchmarks/tune_ifr_cs.py --profile demo
 
-student: install
+# the classroom edition: student notebooks (classroom/), the student web edition (_build/html-student) and the
+# teacher edition with every check and otter's autograder per chapter (_build/classroom/teacher)
+classroom: data
+	$(PY) tools/classroom.py sync
+	MRILAB_RESULTS=$(CURDIR)/_build/results $(PY) tools/book.py execute --profile $(BOOK_PROFILE)
 	$(PY) tools/book.py build --executed _build/executed/$(BOOK_PROFILE) --student
+	$(PY) tools/classroom.py leaks _build/html-student
+	$(PY) tools/classroom.py teacher
 
 bench: install
 	$(PY) benchmarks/bench_ops.py
 	$(PY) benchmarks/bench_trainer.py
 	$(PY) benchmarks/bench_dataset.py
+	$(PY) benchmarks/bench_chapters.py
 
 clean:
 	rm -rf _build

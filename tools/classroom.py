@@ -279,7 +279,7 @@ def autograder(chapter: str, out: Path) -> Path:
     requirements.write_text(f"mrilab[classroom] @ git+{REPOSITORY}\n")
     zip_path = out / "autograder.zip"
     zip_path.unlink(missing_ok=True)
-    subprocess.run(["otter", "generate", "-t", str(tests), "-r", str(requirements), "-o", str(zip_path)],
+    subprocess.run([sys.executable, "-m", "otter", "generate", "-t", str(tests), "-r", str(requirements), "-o", str(zip_path)],
                    check=True, cwd=out, stdout=subprocess.DEVNULL)  # fmt: skip
     return zip_path
 
@@ -299,7 +299,7 @@ def teacher(out: Path) -> int:
 def run_otter(zip_path: Path, submission: Path, out: Path) -> dict[str, tuple[float, float]]:
     """Grade one submission with ``otter run`` (no Docker); returns each exercise's (score, possible)."""
     out.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["otter", "run", "-a", str(zip_path), "-o", str(out), str(submission)], check=True,
+    subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(zip_path), "-o", str(out), str(submission)], check=True,
                    stdout=subprocess.DEVNULL)  # fmt: skip
     results = json.loads((out / "results.json").read_text())
     return {t["name"]: (float(t["score"]), float(t["max_score"])) for t in results["tests"] if "max_score" in t}
