@@ -80,7 +80,8 @@ def stub(source: str, label: str) -> str:
             has_docstring = isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant)
             end = body[0].end_lineno if has_docstring else body[0].lineno - 1
             indent = " " * body[0].col_offset
-            kept.append("\n".join(lines[first - 1:end] + [f'{indent}raise NotImplementedError("{label} is not answered yet")']))
+            body = f'{indent}raise NotImplementedError("{label} is not answered yet")'
+            kept.append("\n".join([*lines[first - 1:end], body]))
         elif isinstance(node, ast.Assign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names = [t.id for t in targets if isinstance(t, ast.Name)]
@@ -223,7 +224,7 @@ def edition(chapter: str, *, solved: bool = False) -> nbformat.NotebookNode:
             new.metadata["tags"] = [t for t in _tags(cell) if t in ("parameters",)]
             cells.append(new)
     if graded:
-        cells.append(nbformat.v4.new_markdown_cell("## Check everything\n\nThe public checks of every graded exercise:"))
+        cells.append(nbformat.v4.new_markdown_cell("## Check everything\n\nThe public checks of every exercise:"))
         cells.append(nbformat.v4.new_code_cell("grader.check_all()"))
     notebook = nbformat.v4.new_notebook(cells=cells, metadata=dict(source.metadata))
     for number, cell in enumerate(notebook.cells):
@@ -279,8 +280,8 @@ def autograder(chapter: str, out: Path) -> Path:
     requirements.write_text(f"mrilab[classroom] @ git+{REPOSITORY}\n")
     zip_path = out / "autograder.zip"
     zip_path.unlink(missing_ok=True)
-    subprocess.run([sys.executable, "-m", "otter", "generate", "-t", str(tests), "-r", str(requirements), "-o", str(zip_path)],
-                   check=True, cwd=out, stdout=subprocess.DEVNULL)  # fmt: skip
+    command = ["generate", "-t", str(tests), "-r", str(requirements), "-o", str(zip_path)]
+    subprocess.run([sys.executable, "-m", "otter", *command], check=True, cwd=out, stdout=subprocess.DEVNULL)
     return zip_path
 
 
@@ -299,8 +300,8 @@ def teacher(out: Path) -> int:
 def run_otter(zip_path: Path, submission: Path, out: Path) -> dict[str, tuple[float, float]]:
     """Grade one submission with ``otter run`` (no Docker); returns each exercise's (score, possible)."""
     out.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(zip_path), "-o", str(out), str(submission)], check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    command = ["run", "-a", str(zip_path), "-o", str(out), str(submission)]
+    subprocess.run([sys.executable, "-m", "otter", *command], check=True, stdout=subprocess.DEVNULL)
     results = json.loads((out / "results.json").read_text())
     return {t["name"]: (float(t["score"]), float(t["max_score"])) for t in results["tests"] if "max_score" in t}
 
@@ -336,7 +337,8 @@ def grade(chapter: str, submissions: list[Path], out: Path) -> int:
     """Grade student notebooks of one chapter with all its checks; write one row per submission to ``out``."""
     matches = [c for c in chapters() if c.removeprefix("notebooks/") == chapter]
     if not matches:
-        raise SystemExit(f"chapter must be one of {[c.removeprefix('notebooks/') for c in chapters()]}, got {chapter!r}")
+        names = [c.removeprefix("notebooks/") for c in chapters()]
+        raise SystemExit(f"chapter must be one of {names}, got {chapter!r}")
     labels = [e.label for e in _graded(matches[0])]
     with tempfile.TemporaryDirectory() as tmp:
         zip_path = autograder(matches[0], Path(tmp))
@@ -377,10 +379,13 @@ def solution_fragments(chapter: str) -> list[str]:
             if inside:
                 answers.append(cell.source[position:])
             for answer in answers:
-                fragments += [run.strip() for run in re.split(r"[$`*_\[\]{}()|\\<>#:]", answer) if len(run.strip()) >= 40]
+                runs = re.split(r"[$`*_\[\]{}()|\\<>#:]", answer)
+                fragments += [run.strip() for run in runs if len(run.strip()) >= 40]
     for exercise in graded.values():
-        fragments += [node.name for node in ast.parse(exercise.checks).body
-                      if isinstance(node, ast.FunctionDef) and node.decorator_list and any(k.arg == "hidden" and ast.literal_eval(k.value) for k in node.decorator_list[0].keywords)]
+        for node in ast.parse(exercise.checks).body:
+            if isinstance(node, ast.FunctionDef) and node.decorator_list:
+                keywords = {k.arg: ast.literal_eval(k.value) for k in node.decorator_list[0].keywords}
+                fragments += [node.name] if keywords.get("hidden") else []
     # what the student notebook holds anyway (the chapter's own code, a signature) is not a solution
     return [f for f in fragments if re.sub(r"\s+", " ", f) not in student]
 
