@@ -11,8 +11,8 @@ A chapter's exercises are sphinx-exercise directives. A graded exercise's soluti
 (``solution-start`` ... ``solution-end``) holding prose and a code cell tagged ``solution``; the code cell tagged
 ``checks`` after it holds the checks, functions decorated with ``mrilab.exercises.check``. The student notebook is
 the chapter with every solution removed: solution code becomes a stub (imports, signatures and docstrings kept,
-bodies ``raise NotImplementedError``; a top-level assignment becomes ``name = ...``), the prose of every solution
-and model answer is dropped, and each checks cell becomes ``grader.check("<label>")``. The checks themselves are
+bodies ``raise NotImplementedError``; the rest of the cell, which demonstrates the answer, goes), the prose of every
+solution and model answer is dropped, and each checks cell becomes ``grader.check("<label>")``. The checks themselves are
 written in otter-grader's exception-based test format: the public ones into the student notebook (its set-up cell
 writes them to ``tests/``, so they run offline, in Colab too), all of them into the teacher's autograder zip.
 """
@@ -70,7 +70,7 @@ def stub(source: str, label: str) -> str:
     """The student's version of a solution cell: imports, signatures and docstrings stay, the answers go."""
     tree = ast.parse(source)
     lines = source.splitlines()
-    kept = [f"# {label}: replace each `raise NotImplementedError` and each `...` by your answer"]
+    kept = [f"# {label}: replace each `raise NotImplementedError` by your code"]
     for node in tree.body:
         if isinstance(node, ast.Import | ast.ImportFrom):
             kept.append(ast.get_source_segment(source, node))
@@ -82,13 +82,7 @@ def stub(source: str, label: str) -> str:
             indent = " " * body[0].col_offset
             body = f'{indent}raise NotImplementedError("{label} is not answered yet")'
             kept.append("\n".join([*lines[first - 1:end], body]))
-        elif isinstance(node, ast.Assign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names = [t.id for t in targets if isinstance(t, ast.Name)]
-            if len(names) != len(targets):
-                raise ValueError(f"{label}: a solution may only assign plain names, not {ast.unparse(node)!r}")
-            kept.append(f"{' = '.join(names)} = ...  # your answer")
-        # anything else (a loop, a print, a plot) is part of the answer and goes
+        # anything else (an assignment, a loop, a print, a plot) demonstrates the answer and goes
     return _join(kept)
 
 
