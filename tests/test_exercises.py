@@ -76,7 +76,8 @@ def test_stub_keeps_imports_signatures_and_docstrings_and_drops_the_answer():
     stub = classroom.stub(SOLUTION, "ex-toy-double")
     assert "import torch" in stub and 'def double(x):\n    """Twice x."""' in stub
     assert 'raise NotImplementedError("ex-toy-double is not answered yet")' in stub
-    assert "2 * x" not in stub and "42" not in stub and "print" not in stub
+    assert "2 * x" not in stub and "42" not in stub and "print" not in stub and "answer =" not in stub
+    assert "answer = ...\n" in classroom.stub(SOLUTION, "ex-toy-double", {"double", "answer"})
     namespace = {}
     exec(stub, namespace)
     with pytest.raises(NotImplementedError):

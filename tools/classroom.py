@@ -11,8 +11,8 @@ A chapter's exercises are sphinx-exercise directives. A graded exercise's soluti
 (``solution-start`` ... ``solution-end``) holding prose and a code cell tagged ``solution``; the code cell tagged
 ``checks`` after it holds the checks, functions decorated with ``mrilab.exercises.check``. The student notebook is
 the chapter with every solution removed: solution code becomes a stub (imports, signatures and docstrings kept,
-bodies ``raise NotImplementedError``; the rest of the cell, which demonstrates the answer, goes), the prose of every
-solution and model answer is dropped, and each checks cell becomes ``grader.check("<label>")``. The checks themselves are
+bodies ``raise NotImplementedError``, an answer assigned to a name the checks read becomes ``name = ...``, the rest
+goes), the prose of every solution and model answer is dropped, and each checks cell becomes ``grader.check("<label>")``. The checks themselves are
 written in otter-grader's exception-based test format: the public ones into the student notebook (its set-up cell
 writes them to ``tests/``, so they run offline, in Colab too), all of them into the teacher's autograder zip.
 """
@@ -53,6 +53,12 @@ class Exercise:
     title: str
     checks: str = ""  # the source of the cell tagged ``checks``; empty for a discussion exercise
 
+    @property
+    def answers(self) -> set[str]:
+        """The names the checks read from the notebook: the functions and values the student must define."""
+        return {arg.arg for node in ast.parse(self.checks).body if isinstance(node, ast.FunctionDef)
+                and node.decorator_list for arg in node.args.args}  # fmt: skip
+
 
 def _tags(cell: nbformat.NotebookNode) -> list[str]:
     return cell.metadata.get("tags", [])
@@ -66,11 +72,15 @@ def _directive(match: re.Match) -> tuple[str, dict[str, str], str]:
     return match["arg"].strip(), options, text
 
 
-def stub(source: str, label: str) -> str:
-    """The student's version of a solution cell: imports, signatures and docstrings stay, the answers go."""
+def stub(source: str, label: str, answers: set[str] = frozenset()) -> str:
+    """The student's version of a solution cell: imports, signatures and docstrings stay, the answers go.
+
+    A top-level assignment to one of ``answers`` (the names the checks read) becomes ``name = ...``; any other
+    statement that is not an import or a function demonstrates the answer and is dropped.
+    """
     tree = ast.parse(source)
     lines = source.splitlines()
-    kept = [f"# {label}: replace each `raise NotImplementedError` by your code"]
+    kept = [f"# {label}: replace each `raise NotImplementedError` and each `...` by your answer"]
     for node in tree.body:
         if isinstance(node, ast.Import | ast.ImportFrom):
             kept.append(ast.get_source_segment(source, node))
@@ -82,7 +92,9 @@ def stub(source: str, label: str) -> str:
             indent = " " * body[0].col_offset
             body = f'{indent}raise NotImplementedError("{label} is not answered yet")'
             kept.append("\n".join([*lines[first - 1:end], body]))
-        # anything else (an assignment, a loop, a print, a plot) demonstrates the answer and goes
+        elif isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) and t.id in answers for t in node.targets):
+            kept.append(" = ".join(t.id for t in node.targets) + " = ...")
+        # anything else (a loop, a print, a plot, another assignment) demonstrates the answer and goes
     return _join(kept)
 
 
@@ -204,7 +216,7 @@ def edition(chapter: str, *, solved: bool = False) -> nbformat.NotebookNode:
         elif "solution" in _tags(cell):
             if not in_solution or current is None:
                 raise ValueError(f"{chapter}: a cell tagged 'solution' outside a solution-start/-end block")
-            code = cell.source if solved else stub(cell.source, current.label)
+            code = cell.source if solved else stub(cell.source, current.label, current.answers)
             cells.append(nbformat.v4.new_code_cell(code))
         elif "checks" in _tags(cell):
             cells.append(nbformat.v4.new_code_cell(f'grader.check("{current.label}")'))
