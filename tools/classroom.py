@@ -10,11 +10,12 @@
 A chapter's exercises are sphinx-exercise directives. A graded exercise's solution is a gated block
 (``solution-start`` ... ``solution-end``) holding prose and a code cell tagged ``solution``; the code cell tagged
 ``checks`` after it holds the checks, functions decorated with ``mrilab.exercises.check``. The student notebook is
-the chapter with every solution removed: solution code becomes a stub (imports, signatures and docstrings kept,
-bodies ``raise NotImplementedError``, an answer assigned to a name the checks read becomes ``name = ...``, the rest
-goes), the prose of every solution and model answer is dropped, and each checks cell becomes ``grader.check("<label>")``. The checks themselves are
-written in otter-grader's exception-based test format: the public ones into the student notebook (its set-up cell
-writes them to ``tests/``, so they run offline, in Colab too), all of them into the teacher's autograder zip.
+the chapter with every solution removed. Solution code becomes a stub: imports, signatures and docstrings stay,
+bodies become ``raise NotImplementedError``, an answer assigned to a name the checks read becomes ``name = ...``,
+and the rest goes. The prose of every solution and model answer is dropped, and each checks cell becomes
+``grader.check("<label>")``. The checks themselves are written in otter-grader's exception-based test format: the
+public ones into the student notebook (its set-up cell writes them to ``tests/``, so they run offline, in Colab
+too), all of them into the teacher's autograder zip.
 """
 
 from __future__ import annotations
