@@ -14,7 +14,7 @@ the chapter with every solution removed. Solution code becomes a stub: imports, 
 bodies become ``raise NotImplementedError``, an answer assigned to a name the checks read becomes ``name = ...``,
 and the rest goes. The prose of every solution and model answer is dropped, and each checks cell becomes
 ``grader.check("<label>")``. The checks themselves are written in otter-grader's exception-based test format: the
-public ones into the student notebook (its set-up cell writes them to ``tests/``, so they run offline, in Colab
+public ones into the student notebook (its set-up cell writes them to ``checks/``, so they run offline, in Colab
 too), all of them into the teacher's autograder zip.
 """
 
@@ -160,13 +160,14 @@ def _setup_cell(graded: list[Exercise]) -> nbformat.NotebookNode:
         if "'''" in source or "\\" in source:
             raise ValueError(f"the public checks of {label} may not contain ''' or backslashes (they are embedded)")
     lines = ["# @title Set up the checks (run this cell once, before the exercises)",
-             "# The public checks of the exercises, in otter-grader's format, are written to tests/ so that they",
+             "# The public checks of the exercises, in otter-grader's format, are written to checks/ so that they",
              "# run without a network; the teacher grades with more (hidden) checks.",
              "from pathlib import Path", "", "import otter", "", "CHECKS = {"]  # fmt: skip
     for label, source in tests.items():
         lines.append(f"    \"{label}\": r'''{source}''',")
-    lines += ["}", 'Path("tests").mkdir(exist_ok=True)', "for label, source in CHECKS.items():",
-              '    Path("tests", f"{label}.py").write_text(source)', 'grader = otter.Notebook(tests_dir="tests")']
+    # not tests/, where otter's autograder keeps every check while it grades the notebook
+    lines += ["}", 'Path("checks").mkdir(exist_ok=True)', "for label, source in CHECKS.items():",
+              '    Path("checks", f"{label}.py").write_text(source)', 'grader = otter.Notebook(tests_dir="checks")']
     cell = nbformat.v4.new_code_cell("\n".join(lines))
     cell.metadata["cellView"] = "form"  # Colab shows the title, not the code
     return cell
@@ -237,6 +238,14 @@ def edition(chapter: str, *, solved: bool = False) -> nbformat.NotebookNode:
     for number, cell in enumerate(notebook.cells):
         cell.id = f"{Path(chapter).name}-student-{number}"
     return notebook
+
+
+def _points(exercise: Exercise) -> float:
+    """What all the checks of an exercise, public and hidden, are worth together."""
+    decorators = [node.decorator_list[0] for node in ast.parse(exercise.checks).body
+                  if isinstance(node, ast.FunctionDef) and node.decorator_list]  # fmt: skip
+    return float(sum(ast.literal_eval(k.value) for d in decorators for k in d.keywords if k.arg == "points")
+                 + sum(all(k.arg != "points" for k in d.keywords) for d in decorators))
 
 
 def _graded(chapter: str) -> list[Exercise]:
@@ -328,9 +337,10 @@ def verify(profile: str, only: list[str] | None = None) -> int:
                 notebook = work / f"{name}.ipynb"
                 nbformat.write(edition(chapter, solved=solved), notebook)
                 scores = run_otter(zip_path, notebook, work / name)
+                points = {e.label: _points(e) for e in _graded(chapter)}
                 wrong = {label: score for label, (score, possible) in scores.items()
-                         if score != (possible if solved else 0.0)}  # fmt: skip
-                expected = {e.label for e in _graded(chapter)}
+                         if score != (possible if solved else 0.0) or possible != points[label]}  # fmt: skip
+                expected = set(points)
                 if wrong or set(scores) != expected:
                     failures += 1
                     print(f"{chapter} ({name}): FAILED {wrong or sorted(expected ^ set(scores))}")
