@@ -36,8 +36,8 @@ def check(exercise: str, *, hidden: bool = False, points: float = 1) -> Callable
     Returns
     -------
     Callable
-        A decorator that runs the check and returns it unchanged (with ``exercise``, ``hidden`` and ``points``
-        attributes).
+        A decorator that runs the check and returns it unchanged; ``tools/classroom.py`` reads the decorator's
+        arguments from the chapter's source.
     """
     if not isinstance(exercise, str) or not LABEL.fullmatch(exercise):
         raise ValueError(f"exercise must be a label like 'ex-ifr-xstep', got {exercise!r}")
@@ -51,7 +51,6 @@ def check(exercise: str, *, hidden: bool = False, points: float = 1) -> Callable
             raise NameError(f"check {test.__name__} of {exercise} needs {missing}, which the notebook does not define")
         test(**{name: test.__globals__[name] for name in names})
         print(f"{exercise}: {test.__name__} passed" + (" (hidden check)" if hidden else ""))
-        test.exercise, test.hidden, test.points = exercise, hidden, points
         return test
 
     return run
@@ -88,8 +87,11 @@ def assert_close(got: object, expected: object, what: str, *, rtol: float = 1e-4
             raise AssertionError(f"{what}: expected dtype {expected.dtype}, got {got.dtype}")
         got_, expected_ = got.detach().to(torch.complex128), expected.detach().to(torch.complex128)
     else:
-        got_ = torch.as_tensor(np.asarray(got, dtype=complex))
         expected_ = torch.as_tensor(np.asarray(expected, dtype=complex))
+        try:
+            got_ = torch.as_tensor(np.asarray(got.detach() if isinstance(got, torch.Tensor) else got, dtype=complex))
+        except (TypeError, ValueError):
+            raise AssertionError(f"{what}: expected {_describe(expected)}, got {_describe(got)}") from None
         if got_.shape != expected_.shape:
             raise AssertionError(f"{what}: expected {_describe(expected)}, got {_describe(got)}")
     if not torch.allclose(got_, expected_, rtol=rtol, atol=atol):

@@ -42,7 +42,6 @@ def test_check_runs_at_once_with_the_callers_names():
     namespace = {"check": check, "double": lambda x: 2 * x, "seen": []}
     exec("@check('ex-toy-double')\ndef test_it(double, seen):\n    seen.append(double(3))", namespace)
     assert namespace["seen"] == [6]
-    assert (namespace["test_it"].exercise, namespace["test_it"].hidden) == ("ex-toy-double", False)
 
 
 def test_check_fails_when_the_answer_is_wrong_or_missing():
@@ -70,6 +69,10 @@ def test_assert_close_says_what_was_expected_and_got():
         assert_close(None, torch.ones(3), "f()")
     with pytest.raises(AssertionError, match="largest difference from the expected values is 0.5"):
         assert_close(torch.tensor([1.0, 1.5]), torch.ones(2), "f()")
+    with pytest.raises(AssertionError, match=r"f\(\): expected 2.0, got 'two'"):
+        assert_close("two", 2.0, "f()")
+    with pytest.raises(AssertionError, match=r"f\(\): expected 2, got nan"):
+        assert_close(float("nan"), 2.0, "f()")
 
 
 def test_stub_keeps_imports_signatures_and_docstrings_and_drops_the_answer():
@@ -97,6 +100,13 @@ def test_test_file_is_otters_format_with_or_without_the_hidden_checks():
         assert test.grade == 1.0
         test.run({"double": lambda x: x + 3})
         assert test.grade == 0.0
+
+
+def test_grade_names_a_missing_submission(tmp_path):
+    with pytest.raises(SystemExit, match="submissions must be .ipynb files that exist"):
+        classroom.grade("ifr/derive", [tmp_path / "missing.ipynb"], tmp_path / "grades.csv")
+    with pytest.raises(SystemExit, match="chapter must be one of"):
+        classroom.grade("ifr/derivation", [], tmp_path / "grades.csv")
 
 
 def test_every_chapter_has_three_graded_exercises_and_its_student_notebook_no_solution():

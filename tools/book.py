@@ -29,7 +29,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
-GATE = re.compile(r"^(?P<ticks>`{3,})\{solution-(?P<kind>start|end)\}[^\n]*\n.*?^(?P=ticks)[ \t]*$\n?", re.M | re.S)
+# a fenced sphinx-exercise directive in a chapter's markdown (exercises and their solutions, plain or gated)
+DIRECTIVE = re.compile(r"^(?P<ticks>`{3,})\{(?P<kind>exercise|solution|solution-start|solution-end)\}(?P<arg>[^\n]*)\n"
+                       r"(?P<body>.*?)^(?P=ticks)[ \t]*$\n?", re.MULTILINE | re.DOTALL)  # fmt: skip
 
 
 def chapters() -> list[str]:
@@ -68,7 +70,7 @@ def twin(chapter: str) -> nbformat.NotebookNode:
     return notebook
 
 
-def _normalised(notebook) -> list:
+def comparable(notebook) -> list:
     return [(c.cell_type, c.source, sorted(c.metadata.get("tags", []))) for c in notebook.cells]
 
 
@@ -94,7 +96,7 @@ def check() -> int:
         path = ROOT / (chapter + ".ipynb")
         if not source_of(chapter).exists():
             stale.append(f"{source_of(chapter).relative_to(ROOT)} (source missing)")
-        elif not path.exists() or _normalised(nbformat.read(path, as_version=4)) != _normalised(twin(chapter)):
+        elif not path.exists() or comparable(nbformat.read(path, as_version=4)) != comparable(twin(chapter)):
             stale.append(str(path.relative_to(ROOT)))
         elif any(c.get("outputs") for c in nbformat.read(path, as_version=4).cells):
             stale.append(f"{path.relative_to(ROOT)} (has outputs; commit notebooks without outputs)")
@@ -131,8 +133,8 @@ def execute(profile: str, out: Path, only: list[str] | None = None) -> int:
         except papermill.PapermillExecutionError as error:
             failures += 1
             status = f"FAILED: {error.ename}: {error.evalue}"
-        seconds[chapter.removeprefix("notebooks/")] = round(time.perf_counter() - tic, 1)
-        print(f"{chapter}: {status} ({seconds[chapter.removeprefix('notebooks/')]} s)", flush=True)
+        seconds[chapter.removeprefix("notebooks/")] = elapsed = round(time.perf_counter() - tic, 1)
+        print(f"{chapter}: {status} ({elapsed} s)", flush=True)
     (out / "seconds.json").write_text(json.dumps(seconds, indent=1) + "\n")  # read by benchmarks/bench_chapters.py
     return failures
 
@@ -197,10 +199,12 @@ def without_gated_solutions(cells: list) -> list:
                 kept.append(cell)
             continue
         text, position, out = cell.source, 0, ""
-        for match in GATE.finditer(text):
+        for match in DIRECTIVE.finditer(text):
+            if match["kind"] not in ("solution-start", "solution-end"):
+                continue
             if not inside:
                 out += text[position:match.start()]
-            inside, position = match["kind"] == "start", match.end()
+            inside, position = match["kind"] == "solution-start", match.end()
         if not inside:
             out += text[position:]
         if out.strip():

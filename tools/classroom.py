@@ -34,16 +34,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from book import BUILD, ROOT, chapters, twin  # noqa: E402
+from book import BUILD, DIRECTIVE, ROOT, chapters, comparable, twin  # noqa: E402
 
 STUDENT = ROOT / "classroom"
 TEACHER = BUILD / "classroom" / "teacher"
-REPOSITORY = "https://github.com/mrilab/mrilab"
-FENCE = re.compile(r"^(?P<ticks>`{3,})\{(?P<kind>exercise|solution|solution-start|solution-end)\}(?P<arg>[^\n]*)\n"
-                   r"(?P<body>.*?)^(?P=ticks)[ \t]*$\n?", re.MULTILINE | re.DOTALL)  # fmt: skip
+REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
 OPTION = re.compile(r"^:(?P<key>[a-z-]+):[ \t]*(?P<value>.*)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of a graded exercise, as its ``@check(...)`` decorator declares it."""
+
+    name: str
+    parameters: tuple[str, ...]  # the names it reads from the notebook
+    hidden: bool
+    points: float
+    source: str  # the function, without its decorator
 
 
 @dataclass
@@ -54,11 +64,33 @@ class Exercise:
     title: str
     checks: str = ""  # the source of the cell tagged ``checks``; empty for a discussion exercise
 
+    def parsed(self) -> tuple[list[str], list[Check]]:
+        """The checks cell split into its other statements (imports, helpers) and its checks."""
+        header, cases = [], []
+        for node in ast.parse(self.checks).body:
+            if not (isinstance(node, ast.FunctionDef) and node.decorator_list):
+                header.append(ast.get_source_segment(self.checks, node))
+                continue
+            decorator = node.decorator_list[0]
+            if not (isinstance(decorator, ast.Call) and getattr(decorator.func, "id", "") == "check"):
+                raise ValueError(f"{self.label}: check {node.name} must be decorated with @check(...)")
+            label = ast.literal_eval(decorator.args[0])
+            if label != self.label:
+                raise ValueError(f"the checks after {self.label} include {node.name}, a check of {label}")
+            keywords = {k.arg: ast.literal_eval(k.value) for k in decorator.keywords}
+            cases.append(Check(node.name, tuple(a.arg for a in node.args.args), keywords.get("hidden", False),
+                               keywords.get("points", 1), ast.get_source_segment(self.checks, node)))  # fmt: skip
+        return header, cases
+
     @property
     def answers(self) -> set[str]:
         """The names the checks read from the notebook: the functions and values the student must define."""
-        return {arg.arg for node in ast.parse(self.checks).body if isinstance(node, ast.FunctionDef)
-                and node.decorator_list for arg in node.args.args}  # fmt: skip
+        return {name for case in self.parsed()[1] for name in case.parameters}
+
+    @property
+    def points(self) -> float:
+        """What all its checks, public and hidden, are worth together."""
+        return float(sum(case.points for case in self.parsed()[1]))
 
 
 def _tags(cell: nbformat.NotebookNode) -> list[str]:
@@ -111,28 +143,13 @@ def _join(blocks: list[str]) -> str:
 
 def test_file(exercise: Exercise, *, hidden: bool) -> str:
     """Otter-grader's exception-based test file of an exercise: its public checks, or all of them."""
-    tree = ast.parse(exercise.checks)
-    header, cases = [], []
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.decorator_list:
-            decorator = node.decorator_list[0]
-            if not (isinstance(decorator, ast.Call) and getattr(decorator.func, "id", "") == "check"):
-                raise ValueError(f"{exercise.label}: check {node.name} must be decorated with @check(...)")
-            keywords = {k.arg: ast.literal_eval(k.value) for k in decorator.keywords}
-            label = ast.literal_eval(decorator.args[0])
-            if label != exercise.label:
-                raise ValueError(f"the checks after {exercise.label} include {node.name}, a check of {label}")
-            if keywords.get("hidden", False) and not hidden:
-                continue
-            case = f'@test_case(name="{node.name}", points={keywords.get("points", 1)}, ' \
-                   f'hidden={keywords.get("hidden", False)})'  # fmt: skip
-            cases.append(case + "\n" + ast.get_source_segment(exercise.checks, node))
-        else:
-            header.append(ast.get_source_segment(exercise.checks, node))
+    header, cases = exercise.parsed()
     return "\n".join([
         f'"""Checks of {exercise.label} ({exercise.title}), in otter-grader\'s exception-based format."""',
         "from otter.test_files import test_case", *header, "",
-        "OK_FORMAT = False", f'name = "{exercise.label}"', "", "", "\n\n\n".join(cases), ""])  # fmt: skip
+        "OK_FORMAT = False", f'name = "{exercise.label}"', "", "",
+        "\n\n\n".join(f'@test_case(name="{c.name}", points={c.points}, hidden={c.hidden})\n{c.source}'
+                     for c in cases if hidden or not c.hidden), ""])  # fmt: skip
 
 
 def exercises(notebook: nbformat.NotebookNode) -> list[Exercise]:
@@ -140,7 +157,7 @@ def exercises(notebook: nbformat.NotebookNode) -> list[Exercise]:
     found: list[Exercise] = []
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
-            for match in FENCE.finditer(cell.source):
+            for match in DIRECTIVE.finditer(cell.source):
                 if match["kind"] == "exercise":
                     title, options, _ = _directive(match)
                     if "label" not in options:
@@ -150,7 +167,7 @@ def exercises(notebook: nbformat.NotebookNode) -> list[Exercise]:
             if not found or found[-1].checks:
                 raise ValueError("a checks cell must follow the solution of its exercise:\n" + cell.source[:200])
             found[-1].checks = cell.source
-            test_file(found[-1], hidden=True)  # validates the labels and decorators
+            found[-1].parsed()  # validates the labels and decorators
     return found
 
 
@@ -189,7 +206,7 @@ def edition(chapter: str, *, solved: bool = False) -> nbformat.NotebookNode:
     for cell in source.cells:
         if cell.cell_type == "markdown":
             text, position = cell.source, 0
-            for match in FENCE.finditer(text):
+            for match in DIRECTIVE.finditer(text):
                 if not in_solution:
                     markdown(text[position:match.start()])
                 position = match.end()
@@ -240,20 +257,8 @@ def edition(chapter: str, *, solved: bool = False) -> nbformat.NotebookNode:
     return notebook
 
 
-def _points(exercise: Exercise) -> float:
-    """What all the checks of an exercise, public and hidden, are worth together."""
-    decorators = [node.decorator_list[0] for node in ast.parse(exercise.checks).body
-                  if isinstance(node, ast.FunctionDef) and node.decorator_list]  # fmt: skip
-    return float(sum(ast.literal_eval(k.value) for d in decorators for k in d.keywords if k.arg == "points")
-                 + sum(all(k.arg != "points" for k in d.keywords) for d in decorators))
-
-
 def _graded(chapter: str) -> list[Exercise]:
     return [e for e in exercises(twin(chapter)) if e.checks]
-
-
-def _normalised(notebook: nbformat.NotebookNode) -> list:
-    return [(c.cell_type, c.source, c.metadata) for c in notebook.cells]
 
 
 def sync() -> int:
@@ -270,7 +275,7 @@ def check() -> int:
     problems = []
     for chapter in chapters():
         path = STUDENT / (chapter.removeprefix("notebooks/") + ".ipynb")
-        if not path.exists() or _normalised(nbformat.read(path, as_version=4)) != _normalised(edition(chapter)):
+        if not path.exists() or comparable(nbformat.read(path, as_version=4)) != comparable(edition(chapter)):
             problems.append(f"{path.relative_to(ROOT)} is out of date: run `python tools/classroom.py sync`")
         if len(_graded(chapter)) < 3:
             problems.append(f"{chapter} has {len(_graded(chapter))} graded exercises; every chapter needs three")
@@ -337,7 +342,7 @@ def verify(profile: str, only: list[str] | None = None) -> int:
                 notebook = work / f"{name}.ipynb"
                 nbformat.write(edition(chapter, solved=solved), notebook)
                 scores = run_otter(zip_path, notebook, work / name)
-                points = {e.label: _points(e) for e in _graded(chapter)}
+                points = {e.label: e.points for e in _graded(chapter)}
                 wrong = {label: score for label, (score, possible) in scores.items()
                          if score != (possible if solved else 0.0) or possible != points[label]}  # fmt: skip
                 expected = set(points)
@@ -356,6 +361,9 @@ def grade(chapter: str, submissions: list[Path], out: Path) -> int:
     if not matches:
         names = [c.removeprefix("notebooks/") for c in chapters()]
         raise SystemExit(f"chapter must be one of {names}, got {chapter!r}")
+    wrong = [str(s) for s in submissions if s.suffix != ".ipynb" or not s.is_file()]
+    if wrong or not submissions:
+        raise SystemExit(f"submissions must be .ipynb files that exist, got {wrong or 'none'}")
     labels = [e.label for e in _graded(matches[0])]
     with tempfile.TemporaryDirectory() as tmp:
         zip_path = autograder(matches[0], Path(tmp))
@@ -386,7 +394,7 @@ def solution_fragments(chapter: str) -> list[str]:
             fragments += [line.strip() for line in cell.source.splitlines() if len(line.strip()) >= 16]
         elif cell.cell_type == "markdown":
             answers, position = [], 0
-            for match in FENCE.finditer(cell.source):
+            for match in DIRECTIVE.finditer(cell.source):
                 if inside:
                     answers.append(cell.source[position:match.start()])
                 if match["kind"] == "solution":
@@ -399,10 +407,7 @@ def solution_fragments(chapter: str) -> list[str]:
                 runs = re.split(r"[$`*_\[\]{}()|\\<>#:]", answer)
                 fragments += [run.strip() for run in runs if len(run.strip()) >= 40]
     for exercise in graded.values():
-        for node in ast.parse(exercise.checks).body:
-            if isinstance(node, ast.FunctionDef) and node.decorator_list:
-                keywords = {k.arg: ast.literal_eval(k.value) for k in node.decorator_list[0].keywords}
-                fragments += [node.name] if keywords.get("hidden") else []
+        fragments += [case.name for case in exercise.parsed()[1] if case.hidden]
     # what the student notebook holds anyway (the chapter's own code, a signature) is not a solution
     return [f for f in fragments if re.sub(r"\s+", " ", f) not in student]
 
