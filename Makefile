@@ -17,7 +17,7 @@ export PYTHONHASHSEED = 0
 BOOK_PROFILE ?= demo
 
 .PHONY: install lint notebooks-check readme-check unit weights-check chapters nbval book-smoke test data book results \
-	train select classroom classroom-check bench sync clean
+	train select classroom classroom-check bench gpu-check sync clean
 
 # torch goes in first, pinned, unless the interpreter already has one (Colab, a CUDA install): requirements.txt
 # and pyproject.toml only ask for `torch>=2.1`, which the installed build satisfies, so nothing replaces it.
@@ -113,6 +113,12 @@ bench: install
 	$(PY) benchmarks/bench_trainer.py
 	$(PY) benchmarks/bench_dataset.py
 	$(PY) benchmarks/bench_chapters.py
+
+# on a CUDA machine: every chapter in demo on the GPU, step and inference times in float32 and autocast, peak memory,
+# one demo model retrained and compared with its committed CPU-trained twin (benchmarks/results/gpu.json); on a
+# machine without CUDA it runs the float32 demo timings and says which parts it skipped
+gpu-check: data
+	$(PY) benchmarks/gpu_check.py
 
 clean:
 	rm -rf _build

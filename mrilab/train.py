@@ -9,6 +9,9 @@
   ``torch.load(..., weights_only=True)``; :func:`load_model` rebuilds the model in one call.
 * **Loss.** A model's own ``training_loss(batch)`` (the paper's loss) when it has one, otherwise the ℓ1 distance
   between the complex reconstruction and the target.
+* **Precision.** ``precision="bfloat16"`` or ``"float16"`` runs the loss under :func:`torch.autocast` (float16 with a
+  gradient scaler); the convolutions then run in the lower precision while the FFTs, which have no bfloat16 or
+  float16 kernels for complex data, stay in complex64. The weights, the optimiser and the checkpoints stay float32.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from .models.registry import build_model
 from .runtime import resolve_device
 
 CHECKPOINT_FORMAT = "mrilab-checkpoint-v1"
+#: ``TrainConfig.precision`` → the dtype autocast runs the loss in (``None``: no autocast).
+PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 @dataclass
@@ -51,6 +56,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     validate_every: int = 0  # steps between validation losses (0: none); needs Trainer(validation=...)
+    precision: str = "float32"  # "float32", or autocast to "bfloat16" / "float16" (see the module docstring)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
@@ -63,6 +69,8 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if self.lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {self.precision!r}")
 
     def learning_rate(self, step: int) -> float:
         """Learning rate at (0-based) ``step``: a pure function of the step, so resuming needs no scheduler state."""
@@ -114,6 +122,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.loss_fn = loss_fn or default_loss
         self.optimizer = torch.optim.Adam(model.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.config.precision == "float16")
         if self.config.validate_every and (validation is None or len(validation) == 0):
             raise ValueError("validate_every > 0 needs a non-empty validation dataset (Trainer(validation=...))")
         self.validation = validation
@@ -144,6 +153,28 @@ class Trainer:
         self.model.train()
         return loss
 
+    def compute_loss(self, batch: dict) -> torch.Tensor:
+        """Return the training loss of ``batch``, under autocast when ``config.precision`` asks for it."""
+        dtype = PRECISIONS[self.config.precision]
+        with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
+            return self.loss_fn(self.model, batch)
+
+    def train_step(self, batch: dict, lr: float) -> torch.Tensor:
+        """Take one optimiser step on ``batch`` at learning rate ``lr``; return the (detached) loss."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.compute_loss(batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at step {self.step}; lower the learning rate")
+        self.scaler.scale(loss).backward()
+        if self.config.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss.detach()
+
     # -- checkpoints ---------------------------------------------------------------------------------------------
     def state(self) -> dict:
         """Return the checkpoint dictionary: model name, config and weights, optimiser state, step, history."""
@@ -153,6 +184,7 @@ class Trainer:
             "model_config": dict(self.model.config),
             "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
             "step": self.step,
             "train_config": asdict(self.config),
             "history": self.history,
@@ -174,7 +206,8 @@ class Trainer:
                 f"{self.checkpoint_path} holds a different model ({state['model_name']}, {state['model_config']}); "
                 "use another out_dir or delete it"
             )
-        saved = {k: v for k, v in state["train_config"].items() if k not in ("steps", "device")}
+        saved = {k: v for k, v in {**asdict(TrainConfig()), **state["train_config"]}.items()
+                 if k not in ("steps", "device")}  # fields added since the checkpoint was written take their defaults
         current = {k: v for k, v in asdict(self.config).items() if k not in ("steps", "device")}
         if saved != current:
             raise ValueError(
@@ -182,6 +215,8 @@ class Trainer:
             )
         self.model.load_state_dict(state["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         self.step = state["step"]
         self.history = state["history"]
         return True
@@ -200,16 +235,7 @@ class Trainer:
             torch.manual_seed(cfg.seed * 1_000_003 + self.step)
             batch = self.batch(self.step)
             lr = cfg.learning_rate(self.step)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            self.optimizer.zero_grad(set_to_none=True)
-            loss = self.loss_fn(self.model, batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at step {self.step}; lower the learning rate")
-            loss.backward()
-            if cfg.grad_clip:
-                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-            self.optimizer.step()
+            loss = self.train_step(batch, lr)
             self.step += 1
             self.history["seconds"] += time.perf_counter() - start
             running, count = running + loss.item(), count + 1

@@ -3,7 +3,8 @@ import torch
 
 from mrilab.coils import birdcage_maps
 from mrilab.masks import cartesian_mask, random2d_mask
-from mrilab.ops import MRIOperator, channels_to_complex, complex_to_channels, fft2c, ifft2c
+from mrilab.ops import (MRIOperator, batch_to_complex, channels_to_complex, complex_to_batch, complex_to_channels, fft2c,
+                        ifft2c)
 
 from .adjoint import assert_adjoint
 from .conftest import random_complex
@@ -36,6 +37,17 @@ def test_complex_channels_round_trip():
     real = complex_to_channels(x)
     assert real.shape == (2, 6, 8, 8) and not real.is_complex()
     assert torch.equal(channels_to_complex(real), x)
+
+
+@pytest.mark.parametrize("half", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("to_real, to_complex", [(complex_to_channels, channels_to_complex),
+                                                  (complex_to_batch, batch_to_complex)])
+def test_half_precision_channels_become_complex64(half, to_real, to_complex):
+    # a convolution's output under autocast is half precision; the image made of it must be complex64
+    real = to_real(random_complex(2, 1, 8, 8)).to(half)
+    image = to_complex(real)
+    assert image.dtype == torch.complex64
+    assert torch.equal(image, to_complex(real.float()))
 
 
 @pytest.mark.parametrize("n_coils", [None, 4])

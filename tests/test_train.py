@@ -111,3 +111,38 @@ def test_validate_every_needs_a_validation_set(tmp_path):
         Trainer(ToyNet(), ToyDataset(), tmp_path, config)
     with pytest.raises(ValueError, match="validate_every"):
         TrainConfig(validate_every=-1)
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_autocast_training_runs_its_convolutions_in_half_precision(tmp_path, precision):
+    trainer = make_trainer(tmp_path, steps=4, precision=precision)
+    seen = []
+    trainer.model.net[0].register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    history = trainer.fit(progress=False)
+    assert seen and set(seen) == {getattr(torch, precision)}
+    assert all(torch.isfinite(torch.tensor(history["loss"])))
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+    assert trainer.scaler.is_enabled() == (precision == "float16")
+
+
+def test_float32_training_uses_no_autocast_and_no_scaler(tmp_path):
+    trainer = make_trainer(tmp_path, steps=1)
+    seen = []
+    trainer.model.net[0].register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    trainer.fit(progress=False)
+    assert seen == [torch.float32] and not trainer.scaler.is_enabled()
+
+
+def test_float16_resume_restores_the_gradient_scaler(tmp_path):
+    first = make_trainer(tmp_path, steps=2, precision="float16")
+    first.fit(progress=False)
+    first.scaler.update(new_scale=123.0)  # as after overflows: not the scale a fresh scaler starts with
+    first.save_checkpoint()
+    resumed = make_trainer(tmp_path, steps=4, precision="float16")
+    assert resumed.scaler.get_scale() != 123.0
+    assert resumed.resume() and resumed.scaler.get_scale() == 123.0
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainConfig(precision="float8")
