@@ -12,16 +12,27 @@
 * **Precision.** ``precision="bfloat16"`` or ``"float16"`` runs the loss under :func:`torch.autocast` (float16 with a
   gradient scaler); the convolutions then run in the lower precision while the FFTs, which have no bfloat16 or
   float16 kernels for complex data, stay in complex64. The weights, the optimiser and the checkpoints stay float32.
+* **Fast paths.** ``compile=True`` runs the loss through :func:`torch.compile`. The inputs' values are checked once
+  per batch, outside the compiled region (:meth:`Trainer.compute_loss`), so the models' own checks of finiteness
+  and of the ratio's range, which need the values on the host, do not break the graph.
+* **Data-parallel.** Under ``torchrun`` (see :mod:`mrilab.distributed` and :mod:`mrilab.train_cli`) every process
+  computes its share of each global batch, ``DistributedDataParallel`` averages the gradients, the logged loss is
+  the mean over processes, and only rank 0 writes checkpoints, histories and plots; resuming reads rank 0's
+  checkpoint on every process.
+* **How to run, not what to train.** :func:`execution` sets options that change how a run is executed but not what
+  it learns (device, precision, compile, checkpoint and log cadence, a longer or shorter schedule) for every
+  trainer built inside it, so that a command line can apply them to the trainers the recipes build.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +40,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import distributed
+from ._checks import check_tensor
 from .data.batching import collate, to_device
 from .io import atomic_path, atomic_write
 from .models.base import reconstruct
@@ -38,6 +51,9 @@ from .runtime import resolve_device
 CHECKPOINT_FORMAT = "mrilab-checkpoint-v1"
 #: ``TrainConfig.precision`` → the dtype autocast runs the loss in (``None``: no autocast).
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+#: Config fields that change how a run executes but not the weights it reaches; a checkpoint resumes under any values.
+EXECUTION_FIELDS = ("steps", "device", "compile", "checkpoint_every", "log_every")
+_execution: dict = {}
 
 
 @dataclass
@@ -57,6 +73,7 @@ class TrainConfig:
     device: str = "auto"
     validate_every: int = 0  # steps between validation losses (0: none); needs Trainer(validation=...)
     precision: str = "float32"  # "float32", or autocast to "bfloat16" / "float16" (see the module docstring)
+    compile: bool = False  # run the loss through torch.compile
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
@@ -77,6 +94,37 @@ class TrainConfig:
         if self.lr_schedule == "constant":
             return self.lr
         return self.lr_min + 0.5 * (self.lr - self.lr_min) * (1 + math.cos(math.pi * step / self.steps))
+
+
+@contextlib.contextmanager
+def execution(**options: object) -> Iterator[None]:
+    """Within the block, every new :class:`Trainer` takes these :class:`TrainConfig` values.
+
+    Only the fields that say how to execute a run may be set: ``steps``, ``device``, ``precision``, ``compile``,
+    ``checkpoint_every`` and ``log_every``. Nested blocks combine, the inner one winning.
+    """
+    allowed = {*EXECUTION_FIELDS, "precision"}
+    unknown = set(options) - allowed
+    if unknown:
+        raise ValueError(f"execution() takes only {sorted(allowed)}, got {sorted(unknown)}")
+    global _execution
+    outer = _execution
+    _execution = {**outer, **options}
+    try:
+        yield
+    finally:
+        _execution = outer
+
+
+class _Loss(nn.Module):
+    """The loss of a batch as a module, so that DDP and ``torch.compile`` wrap the whole of it."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: dict, loss_fn: Callable[[nn.Module, dict], torch.Tensor]) -> torch.Tensor:
+        return loss_fn(self.model, batch)
 
 
 def default_loss(model: nn.Module, batch: dict) -> torch.Tensor:
@@ -115,14 +163,22 @@ class Trainer:
             raise TypeError("model must record its constructor arguments in `model.config` (see mrilab.models)")
         if len(dataset) == 0:
             raise ValueError("dataset is empty")
-        self.config = config or TrainConfig()
-        self.device = resolve_device(self.config.device)
+        self.config = replace(config or TrainConfig(), **_execution)
+        self.world = distributed.world()
+        self.device = resolve_device(distributed.device_for(self.config.device, self.world))
+        self.shard = distributed.shard(self.config.batch_size, self.world)
         self.model = model.to(self.device)
         self.dataset = dataset
         self.out_dir = Path(out_dir)
         self.loss_fn = loss_fn or default_loss
         self.optimizer = torch.optim.Adam(model.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.config.precision == "float16")
+        self.loss_module: nn.Module = _Loss(self.model)
+        if self.world.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.loss_module = nn.parallel.DistributedDataParallel(self.loss_module, device_ids=ids)
+        if self.config.compile:
+            self.loss_module = torch.compile(self.loss_module)
         if self.config.validate_every and (validation is None or len(validation) == 0):
             raise ValueError("validate_every > 0 needs a non-empty validation dataset (Trainer(validation=...))")
         self.validation = validation
@@ -138,10 +194,13 @@ class Trainer:
 
     # -- batches -------------------------------------------------------------------------------------------------
     def batch(self, step: int) -> dict:
-        """Return the batch of ``step``: a pure function of ``(seed, step)``."""
+        """Return this process's share of the batch of ``step``, a pure function of ``(seed, step)``.
+
+        One process gets the whole batch; under ``torchrun`` see :func:`mrilab.distributed.shard`.
+        """
         size = self.config.batch_size
         indices = np.random.default_rng([self.config.seed, step]).integers(len(self.dataset), size=size)
-        samples = [self.dataset[(int(i), step * size + j)] for j, i in enumerate(indices)]
+        samples = [self.dataset[(int(indices[j]), step * size + j)] for j in self.shard]
         return to_device(collate(samples), self.device)
 
     def validation_loss(self) -> float:
@@ -154,10 +213,17 @@ class Trainer:
         return loss
 
     def compute_loss(self, batch: dict) -> torch.Tensor:
-        """Return the training loss of ``batch``, under autocast when ``config.precision`` asks for it."""
+        """Return this process's training loss of ``batch``, under autocast when ``config.precision`` asks for it.
+
+        With ``compile``, the batch's values are checked here, before the compiled region.
+        """
+        if self.config.compile:
+            for key, value in batch.items():
+                if isinstance(value, torch.Tensor) and (value.is_floating_point() or value.is_complex()):
+                    check_tensor(f"batch[{key!r}]", value)
         dtype = PRECISIONS[self.config.precision]
         with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
-            return self.loss_fn(self.model, batch)
+            return self.loss_module(batch, self.loss_fn)
 
     def train_step(self, batch: dict, lr: float) -> torch.Tensor:
         """Take one optimiser step on ``batch`` at learning rate ``lr``; return the (detached) loss."""
@@ -165,9 +231,10 @@ class Trainer:
             group["lr"] = lr
         self.optimizer.zero_grad(set_to_none=True)
         loss = self.compute_loss(batch)
+        self.scaler.scale(loss).backward()
+        loss = distributed.mean_over_processes(loss.detach())
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {self.step}; lower the learning rate")
-        self.scaler.scale(loss).backward()
         if self.config.grad_clip:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
@@ -192,8 +259,9 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         """Write :meth:`state` atomically to :attr:`checkpoint_path` and return that path."""
-        with atomic_path(self.checkpoint_path) as tmp:
-            torch.save(self.state(), tmp)
+        if self.world.is_main:
+            with atomic_path(self.checkpoint_path) as tmp:
+                torch.save(self.state(), tmp)
         return self.checkpoint_path
 
     def resume(self) -> bool:
@@ -207,8 +275,8 @@ class Trainer:
                 "use another out_dir or delete it"
             )
         saved = {k: v for k, v in {**asdict(TrainConfig()), **state["train_config"]}.items()
-                 if k not in ("steps", "device")}  # fields added since the checkpoint was written take their defaults
-        current = {k: v for k, v in asdict(self.config).items() if k not in ("steps", "device")}
+                 if k not in EXECUTION_FIELDS}  # fields added since the checkpoint was written take their defaults
+        current = {k: v for k, v in asdict(self.config).items() if k not in EXECUTION_FIELDS}
         if saved != current:
             raise ValueError(
                 f"{self.checkpoint_path} was trained with a different config {saved}; use another out_dir or delete it"
@@ -228,7 +296,8 @@ class Trainer:
         cfg = self.config
         self.model.train()
         quiet = not progress or os.environ.get("TQDM_DISABLE", "") not in ("", "0")  # batch runs set TQDM_DISABLE
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=quiet, desc=type(self.model).__name__)
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=quiet or not self.world.is_main,
+                   desc=type(self.model).__name__)
         running, count = 0.0, 0
         while self.step < cfg.steps:
             start = time.perf_counter()
@@ -245,7 +314,8 @@ class Trainer:
                 self.history["lr"].append(lr)
                 bar.set_postfix(loss=f"{running / count:.4g}")
                 running, count = 0.0, 0
-            if cfg.validate_every and (self.step % cfg.validate_every == 0 or self.step == cfg.steps):
+            if cfg.validate_every and self.world.is_main and (self.step % cfg.validate_every == 0
+                                                              or self.step == cfg.steps):
                 self.history["val_step"].append(self.step)
                 self.history["val_loss"].append(self.validation_loss())
             if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
@@ -254,10 +324,13 @@ class Trainer:
         bar.close()
         self.model.eval()
         self.write_history()
+        distributed.barrier()
         return self.history
 
     def write_history(self) -> None:
-        """Write the history to ``history.json`` and, once a loss is logged, its curve to ``loss.png``."""
+        """Write the history to ``history.json`` and, once a loss is logged, its curve to ``loss.png`` (rank 0)."""
+        if not self.world.is_main:
+            return
         atomic_write(self.out_dir / "history.json", json.dumps(self.history, indent=1))
         if self.history["step"]:
             from .plots import loss_curves

@@ -3,8 +3,15 @@ import torch
 
 from mrilab.coils import birdcage_maps
 from mrilab.masks import cartesian_mask, random2d_mask
-from mrilab.ops import (MRIOperator, batch_to_complex, channels_to_complex, complex_to_batch, complex_to_channels, fft2c,
-                        ifft2c)
+from mrilab.ops import (
+    MRIOperator,
+    batch_to_complex,
+    channels_to_complex,
+    complex_to_batch,
+    complex_to_channels,
+    fft2c,
+    ifft2c,
+)
 
 from .adjoint import assert_adjoint
 from .conftest import random_complex

@@ -75,7 +75,7 @@ def fit(trainer: Trainer, *, retrain: bool = False, progress: bool = True, save:
     entry = None if retrain else committed(trainer)
     if entry is None:
         history = trainer.fit(progress=progress)
-        if save:
+        if save and trainer.world.is_main:
             export(trainer)
         return history
     state = torch.load(weights_path(trainer.profile, trainer.method, trainer.run), map_location="cpu",
