@@ -17,7 +17,7 @@ export PYTHONHASHSEED = 0
 BOOK_PROFILE ?= demo
 
 .PHONY: install lint notebooks-check readme-check unit weights-check chapters nbval book-smoke test data book results \
-	train select classroom classroom-check bench gpu-check sync clean
+	train select classroom classroom-check bench gpu-check full-check full-check-ci sync clean
 
 # torch goes in first, pinned, unless the interpreter already has one (Colab, a CUDA install): requirements.txt
 # and pyproject.toml only ask for `torch>=2.1`, which the installed build satisfies, so nothing replaces it.
@@ -68,7 +68,16 @@ classroom-check: book-smoke
 	$(PY) tools/classroom.py leaks _build/html-student
 	$(PY) tools/classroom.py leaks _build/html --reading
 
-test: lint notebooks-check readme-check unit weights-check chapters nbval book-smoke classroom-check
+# every `full` (paper-scale) model takes two training steps and one evaluation on the CPU, on a few slices of the
+# full data, with its recipe's batch size (benchmarks/results/full_check.json); `make test` runs the same check
+# with one slice per step, which fits CI's memory and time
+full-check: install
+	$(PY) benchmarks/full_check.py
+
+full-check-ci: install
+	$(PY) benchmarks/full_check.py --batch-size 1 --out _build/full_check.json
+
+test: lint notebooks-check readme-check unit weights-check chapters nbval book-smoke classroom-check full-check-ci
 
 sync: install
 	$(PY) tools/book.py sync
@@ -113,6 +122,7 @@ bench: install
 	$(PY) benchmarks/bench_trainer.py
 	$(PY) benchmarks/bench_dataset.py
 	$(PY) benchmarks/bench_chapters.py
+	$(PY) benchmarks/bench_step.py
 
 # on a CUDA machine: every chapter in demo on the GPU, step and inference times in float32 and autocast, peak memory,
 # one demo model retrained and compared with its committed CPU-trained twin (benchmarks/results/gpu.json); on a

@@ -17,6 +17,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
+
+from mrilab.masks import mask_from_name
+from mrilab.ops import fft2c
 from mrilab.runtime import machine_info
 
 RESULTS = Path(__file__).parent / "results"
@@ -70,3 +74,18 @@ def write_result(name: str, results) -> Path:
     path.write_text(json.dumps({"machine": machine_info(), "results": results}, indent=1))
     print(f"wrote {path}")
     return path
+
+
+def recipe_settings(module: object, profile: str) -> dict:
+    """Return a method's main model and training settings of ``profile`` (CGPD-CSNet keeps them under ``main``)."""
+    settings = module.SETTINGS[profile]
+    return settings.get("main", settings)
+
+
+def random_batch(module: object, size: int, batch_size: int, device: torch.device) -> dict:
+    """A batch of random complex images under the method's mask kind at ratio 0.3 (timing does not read values)."""
+    generator = torch.Generator().manual_seed(0)
+    target = torch.randn(batch_size, 1, size, size, dtype=torch.complex64, generator=generator)
+    mask = torch.stack([mask_from_name(module.MASK, (size, size), 0.3, seed=s) for s in range(batch_size)])[:, None]
+    batch = {"kspace": fft2c(target) * mask, "mask": mask, "target": target, "ratio": torch.full((batch_size,), 0.3)}
+    return {k: v.to(device) for k, v in batch.items()}

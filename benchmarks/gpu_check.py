@@ -17,6 +17,9 @@ keeps what it measured:
    evaluated here, on the GPU) and the committed table's value (evaluated on the CPU), with a paired comparison;
 4. ``chapters`` — every chapter executed in ``demo`` from the committed weights (papermill), its status and seconds.
 
+The step times also go to ``mrilab/records/gpu_steps.json``, from which the training chapters say how long the
+``full`` profile takes on that GPU (:func:`mrilab.recipes.gpu_training_estimate`).
+
 Each part stops before the ``--budget`` (seconds) runs out and records what it skipped. ``--parts`` and
 ``--chapters`` run a subset; with ``--merge`` the other parts and chapters of the existing ``--out`` file are kept,
 and ``measured`` says when each part (and chapter) was measured. On a machine without CUDA
@@ -43,13 +46,14 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import random_batch, recipe_settings  # noqa: E402
 
 from mrilab.data import SliceDataset  # noqa: E402
 from mrilab.evaluation import evaluate  # noqa: E402
-from mrilab.masks import mask_from_name  # noqa: E402
-from mrilab.ops import fft2c  # noqa: E402
 from mrilab.recipes import METHODS, ista_net, load_committed  # noqa: E402
-from mrilab.recipes.common import committed  # noqa: E402
+from mrilab.recipes.common import GPU_STEPS, committed  # noqa: E402
 from mrilab.results import find_row, load_all  # noqa: E402
 from mrilab.runtime import machine_info  # noqa: E402
 from mrilab.stats import paired, summarize  # noqa: E402
@@ -60,21 +64,6 @@ SIZES = {"demo": 128, "full": 256}
 PRECISIONS = ("float32", "bfloat16", "float16")
 SLICE = 256
 PARTS = ("steps", "data", "inference", "training", "chapters")
-
-
-def recipe_settings(module: object, profile: str) -> dict:
-    """Return a method's main model and training settings of ``profile`` (CGPD-CSNet keeps them under ``main``)."""
-    settings = module.SETTINGS[profile]
-    return settings.get("main", settings)
-
-
-def random_batch(module: object, size: int, batch_size: int, device: torch.device) -> dict:
-    """A batch of random complex images under the method's mask kind at ratio 0.3 (timing does not read values)."""
-    generator = torch.Generator().manual_seed(0)
-    target = torch.randn(batch_size, 1, size, size, dtype=torch.complex64, generator=generator)
-    mask = torch.stack([mask_from_name(module.MASK, (size, size), 0.3, seed=s) for s in range(batch_size)])[:, None]
-    batch = {"kspace": fft2c(target) * mask, "mask": mask, "target": target, "ratio": torch.full((batch_size,), 0.3)}
-    return {k: v.to(device) for k, v in batch.items()}
 
 
 def timed(fn: callable, device: torch.device, *, repeats: int, warmup: int = 3) -> dict:
@@ -235,6 +224,17 @@ def chapters(deadline: float, out: Path, profile: str = "demo", only: list[str] 
     return rows
 
 
+def step_record(report: dict) -> dict:
+    """The package's record of the GPU step times (``mrilab/records/gpu_steps.json``), read by the chapters."""
+    steps = {}
+    for row in report["parts"]["steps"]:
+        if "median_ms" in row:
+            steps.setdefault(row["method"], {}).setdefault(row["profile"], {})[row["precision"]] = row["median_ms"]
+    return {"device": report["cuda"]["name"], "measured": report["measured"]["steps"],
+            "torch": report["machine"]["torch"], "source": "benchmarks/results/gpu.json (make gpu-check)",
+            "steps_ms": steps}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=450, help="seconds for the whole check")
@@ -301,6 +301,9 @@ def main() -> int:
         write()
         print(f"part {name}: {report['seconds'][name]} s", flush=True)
     print(f"wrote {args.out}")
+    if cuda and isinstance(report["parts"].get("steps"), list):
+        GPU_STEPS.write_text(json.dumps(step_record(report), indent=1) + "\n")
+        print(f"wrote {GPU_STEPS}")
     failed = [name for name, value in report["parts"].items() if isinstance(value, dict) and "error" in value]
     return 1 if failed else 0
 

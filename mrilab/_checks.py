@@ -19,7 +19,9 @@ def check_tensor(
     """Validate ``value`` and return it.
 
     ``ndim`` may be one number or a sequence of accepted numbers; ``complex_`` demands a complex (True) or a
-    real (False) dtype; ``finite`` rejects NaN and infinity.
+    real (False) dtype; ``finite`` rejects NaN and infinity, except while ``torch.compile`` traces the call: a value
+    check needs the values on the host and would split the compiled graph, so compiled callers check their inputs'
+    values before the compiled region (:meth:`mrilab.train.Trainer.compute_loss`).
     """
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
@@ -34,12 +36,17 @@ def check_tensor(
         raise TypeError(f"{name} must be a complex tensor (e.g. torch.complex64), got {value.dtype}")
     if complex_ is False and value.is_complex():
         raise TypeError(f"{name} must be a real tensor, got {value.dtype}")
-    if finite and value.numel() and (value.is_floating_point() or value.is_complex()):
+    if finite and value.numel() and (value.is_floating_point() or value.is_complex()) and not compiling():
         # NaN and infinity propagate through a sum, so one reduction screens the tensor; the elementwise test
         # only runs when the sum is not finite (which a huge but finite tensor can also cause).
         if not bool(torch.isfinite(value.sum())) and not bool(torch.isfinite(value).all()):
             raise ValueError(f"{name} contains NaN or infinite values")
     return value
+
+
+def compiling() -> bool:
+    """Return whether ``torch.compile`` is tracing the current call (value checks are then left to the caller)."""
+    return torch.compiler.is_compiling()
 
 
 def check_ratio(name: str, value: float) -> float:

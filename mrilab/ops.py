@@ -52,10 +52,10 @@ def channels_to_complex(x: torch.Tensor) -> torch.Tensor:
 
     A channels-last ``(B, 2, H, W)`` tensor (what a convolution returns for a channels-last input) is turned back
     without a copy. Half-precision input (a convolution's output under autocast) becomes complex64, see
-    :func:`to_complex_precision`.
+    :func:`full_precision`.
     """
     check_tensor("x", x, ndim=4, complex_=False, finite=False)
-    x = to_complex_precision(x)
+    x = full_precision(x)
     batch, channels, height, width = x.shape
     if channels % 2:
         raise ValueError(f"x must have an even number of channels (real, imaginary), got {channels}")
@@ -77,15 +77,16 @@ def batch_to_complex(x: torch.Tensor) -> torch.Tensor:
     check_tensor("x", x, ndim=4, complex_=False, finite=False)
     if x.shape[0] % 2:
         raise ValueError(f"x must hold an even number of images (real parts, then imaginary parts), got {x.shape[0]}")
-    real, imag = to_complex_precision(x).chunk(2)
+    real, imag = full_precision(x).chunk(2)
     return torch.complex(real, imag)
 
 
-def to_complex_precision(x: torch.Tensor) -> torch.Tensor:
+def full_precision(x: torch.Tensor) -> torch.Tensor:
     """Return a bfloat16 or float16 ``x`` as float32, any other ``x`` unchanged.
 
-    Under autocast the convolutions return half precision; the images they become are complex64, because complex
-    bfloat16 does not exist and complex float16 ("ComplexHalf") has few operators and loses the FFTs' accuracy.
+    Under autocast the convolutions return half precision. The images made of their outputs are complex64, because
+    complex bfloat16 does not exist and complex float16 ("ComplexHalf") has few operators and loses the FFTs'
+    accuracy; statistics that cancel (IFR's feature descriptor) are computed in float32 too.
     """
     return x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
 

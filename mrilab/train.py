@@ -41,10 +41,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed
-from ._checks import check_tensor
 from .data.batching import collate, to_device
 from .io import atomic_path, atomic_write
-from .models.base import reconstruct
+from .models.base import check_values, reconstruct
 from .models.registry import build_model
 from .runtime import resolve_device
 
@@ -218,9 +217,7 @@ class Trainer:
         With ``compile``, the batch's values are checked here, before the compiled region.
         """
         if self.config.compile:
-            for key, value in batch.items():
-                if isinstance(value, torch.Tensor) and (value.is_floating_point() or value.is_complex()):
-                    check_tensor(f"batch[{key!r}]", value)
+            check_values(batch)
         dtype = PRECISIONS[self.config.precision]
         with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
             return self.loss_module(batch, self.loss_fn)

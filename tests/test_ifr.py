@@ -91,6 +91,16 @@ def test_feature_descriptor_is_large_at_edges_and_shrinks_with_V():
     assert float(feature_descriptor(u, 1e-1).sum()) < float(T.sum())
 
 
+def test_feature_descriptor_stays_float32_under_autocast():
+    torch.manual_seed(0)
+    u = torch.rand(2, 1, 24, 24, dtype=torch.complex64)
+    expected = feature_descriptor(u.to(torch.complex128), 1e-2).float()  # autocast leaves float64 alone
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = feature_descriptor(u, 1e-2)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
 def test_feature_descriptor_of_a_complex_image_uses_its_magnitude():
     torch.manual_seed(0)
     magnitude = torch.rand(1, 1, 24, 24)
@@ -156,6 +166,29 @@ def test_plf_gradient_with_respect_to_q_is_the_interpolation_weights():
     alpha = torch.tensor([-1.7, -0.33, 0.12, 0.9, 1.4], dtype=torch.float64, requires_grad=True)
     q2 = torch.randn(7, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda a, v: piecewise_linear(a, v), (alpha, q2))
+
+
+def naive_plf(alpha, q):
+    """Eq. (9) term by term, differentiated by autograd: the segment's two control values, interpolated."""
+    p = torch.linspace(-1.0, 1.0, q.shape[0], dtype=q.dtype)  # the p_i of control_points, in q's precision
+    clamped = alpha.clamp(-1.0, 1.0)
+    r = ((clamped + 1) / (p[1] - p[0])).detach().floor().long().clamp_max(q.shape[0] - 2)
+    inside = q[r] + (clamped - p[r]) * (q[r + 1] - q[r]) / (p[r + 1] - p[r])
+    return inside + (alpha - clamped)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_plf_and_its_gradients_equal_autograd_through_the_naive_formula(dtype):
+    generator = torch.Generator().manual_seed(3)
+    alpha = (1.5 * torch.randn(4, 3, 9, 9, generator=generator, dtype=dtype)).requires_grad_()
+    q = torch.randn(21, generator=generator, dtype=dtype).requires_grad_()
+    weights = torch.randn(alpha.shape, generator=generator, dtype=dtype)
+    ours = piecewise_linear(alpha, q)
+    naive = naive_plf(alpha, q)
+    torch.testing.assert_close(ours, naive)
+    grads = [torch.autograd.grad((f * weights).sum(), (alpha, q)) for f in (ours, naive)]
+    for got, expected in zip(*grads, strict=True):
+        torch.testing.assert_close(got, expected)
 
 
 def test_plf_rejects_a_bad_q():

@@ -105,7 +105,7 @@ def test_every_method_has_the_same_interface():
     assert list(METHODS) == ["ISTA-Net+", "CGPD-CSNet", "IFR-Net"]
     for name, module in METHODS.items():
         assert module.NAME == name and set(module.SETTINGS) == {"smoke", "demo", "full"}
-        for function in ("trainer", "train", "trained", "runs"):
+        for function in ("trainer", "train", "trained", "runs", "run_steps"):
             assert callable(getattr(module, function)), (name, function)
         runs = module.runs("demo")
         names = {module.trainer("demo", **options).run for options in runs}
@@ -160,3 +160,14 @@ def test_ifr_trainer_warm_starts_and_names_variants(runs):
     assert variant.config.steps == ifr_net.SETTINGS["smoke"]["ablation"]["steps"]
     with pytest.raises(ValueError, match="variant must be one of"):
         ifr_net.trainer("smoke", 0.4, variant="bigger")
+
+
+def test_run_steps_are_the_trainers_steps_without_building_data():
+    for module in METHODS.values():
+        for options in module.runs("smoke"):
+            assert module.run_steps("smoke", **options) == module.trainer("smoke", **options).config.steps, options
+    assert [ista_net.run_steps("demo", r) for r in (0.1, 0.3)] == [1200, 600]  # the warm-started demo series
+    assert [ista_net.run_steps("full", r) for r in (0.1, 0.3)] == [20000, 20000]  # full: every ratio from scratch
+    assert ifr_net.run_steps("demo", 0.2, mask="cartesian") == 300 and ifr_net.run_steps("full", 0.2) == 10000
+    assert cgpd_csnet.run_steps("full", "x", setting="ablation") == 10000
+    assert cgpd_csnet.run_steps("demo", "x", train_overrides={"steps": 7}) == 7

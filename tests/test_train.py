@@ -146,3 +146,39 @@ def test_float16_resume_restores_the_gradient_scaler(tmp_path):
 def test_unknown_precision_is_refused():
     with pytest.raises(ValueError, match="precision must be one of"):
         TrainConfig(precision="float8")
+
+
+@pytest.mark.parametrize("name", ["ISTANetPlus", "CGPDCSNet", "IFRNet"])
+def test_every_models_training_loss_compiles_without_graph_breaks(name):
+    import torch._dynamo
+
+    from mrilab.masks import cartesian_mask
+    from mrilab.models.registry import build_model
+    from mrilab.ops import fft2c
+    from mrilab.train import _Loss, default_loss
+
+    small = {"ISTANetPlus": {"n_phases": 2, "n_filters": 4}, "IFRNet": {"n_stages": 2, "n_blocks": 1},
+             "CGPDCSNet": {"features": 4, "depth": 2, "n_stages": 2, "n_resblocks": 1}}[name]
+    target = torch.randn(2, 1, 32, 32, dtype=torch.complex64)
+    mask = torch.stack([cartesian_mask((32, 32), 0.3, seed=s) for s in range(2)])[:, None]
+    batch = {"kspace": fft2c(target) * mask, "mask": mask, "target": target, "ratio": torch.full((2,), 0.3)}
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(_Loss(build_model(name, small)))(batch, default_loss)
+    assert explained.graph_break_count == 0, [r.reason.splitlines()[0] for r in explained.break_reasons]
+
+
+def test_compiled_training_checks_the_batch_values_and_matches_eager(tmp_path):
+    from mrilab.models import ISTANetPlus
+
+    def trainer(name, **options):
+        torch.manual_seed(0)
+        config = TrainConfig(steps=2, batch_size=2, log_every=1, device="cpu", **options)
+        return Trainer(ISTANetPlus(n_phases=2, n_filters=4), ToyDataset(), tmp_path / name, config)
+
+    eager, compiled = trainer("eager"), trainer("compiled", compile=True)
+    torch.testing.assert_close(torch.tensor(compiled.fit(progress=False)["loss"]),
+                               torch.tensor(eager.fit(progress=False)["loss"]), rtol=1e-4, atol=1e-6)
+    batch = compiled.batch(0)
+    batch["kspace"][0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"batch\['kspace'\] contains NaN"):
+        compiled.compute_loss(batch)

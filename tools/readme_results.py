@@ -6,12 +6,14 @@
 A generated block sits between ``<!-- results PROFILE CHAPTER [EXPERIMENT] -->`` and ``<!-- end results -->`` and
 holds :func:`mrilab.results.table` of the rows of ``results/PROFILE/CHAPTER.json`` (``CHAPTER`` may join
 several chapters with ``+``: their rows, merged by :func:`mrilab.results.load_all`, are shown together), for PSNR
-and then SSIM.
+and then SSIM. A block between ``<!-- gpu -->`` and ``<!-- end gpu -->`` holds the tables of the GPU check
+(``benchmarks/results/gpu.json``, written by ``benchmarks/gpu_check.py`` on a CUDA machine) with the device named.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -24,6 +26,54 @@ os.environ.setdefault("MRILAB_RESULTS", str(ROOT / "results"))
 from mrilab.results import load_all, table  # noqa: E402
 
 BLOCK = re.compile(r"(<!-- results (\S+) (\S+)(?: (\S+))? -->\n)(.*?)(<!-- end results -->)", re.S)
+GPU_BLOCK = re.compile(r"(<!-- gpu -->\n)(.*?)(<!-- end gpu -->)", re.S)
+GPU_REPORT = ROOT / "benchmarks" / "results" / "gpu.json"
+
+
+def gpu_tables(report: dict) -> str:
+    """The GPU check's step, inference, retraining and chapter tables, in Markdown."""
+    cuda, parts = report["cuda"], report["parts"]
+    precisions = ("float32", "bfloat16", "float16")
+
+    def cell(rows: list, method: str, profile: str, precision: str, key: str = "median_ms") -> str:
+        found = [r for r in rows if (r["method"], r["profile"], r["precision"]) == (method, profile, precision)]
+        if not found:
+            return "–"
+        return "fails" if "error" in found[0] else f"{found[0][key]:,.1f}"
+
+    methods = list(dict.fromkeys(r["method"] for r in parts["steps"]))
+    lines = [f"Measured on one **{cuda['name']}** (CUDA {cuda['cuda_version']}, torch {report['machine']['torch']}, "
+             f"TF32 convolutions {'on' if cuda['cudnn_allow_tf32'] else 'off'}) by `make gpu-check`, "
+             f"{report['measured']['steps'][:10]}. Medians of 10–20 steps.", "",
+             "**Training step** (ms; peak GPU memory in MiB)", "",
+             "| method | profile | size × batch | float32 | bfloat16 | float16 | peak float32 | peak bfloat16 |",
+             "|---|---|---|---|---|---|---|---|"]
+    for profile in ("demo", "full"):
+        for method in methods:
+            first = next(r for r in parts["steps"] if (r["method"], r["profile"]) == (method, profile))
+            lines.append(f"| {method} | {profile} | {first['size']}² × {first['batch_size']} | "
+                         + " | ".join(cell(parts["steps"], method, profile, p) for p in precisions) + " | "
+                         + " | ".join(cell(parts["steps"], method, profile, p, "peak_mib") for p in precisions[:2])
+                         + " |")
+    lines += ["", "**Inference** (ms per 256 × 256 slice, batch of one)", "",
+              "| method | profile | float32 | bfloat16 |", "|---|---|---|---|"]
+    for profile in ("demo", "full"):
+        for method in methods:
+            lines.append(f"| {method} | {profile} | "
+                         + " | ".join(cell(parts["inference"], method, profile, p) for p in precisions[:2]) + " |")
+    training = parts.get("training")
+    if isinstance(training, dict) and "error" not in training:
+        lines += ["", f"**Retraining on the GPU** — ISTA-Net+, Cartesian 10 %, {training['steps']} steps (the "
+                      f"committed demo schedule): {training['train_seconds']:.0f} s on the GPU against "
+                      f"{training['committed_train_seconds']:.0f} s for the committed weights on "
+                      f"{training['committed_machine']['cpu_count']} CPU cores. Test PSNR: GPU-trained "
+                      f"{training['psnr_gpu_trained']:.2f} dB, CPU-trained {training['psnr_cpu_trained_on_gpu']:.2f}"
+                      f" dB (both evaluated on the GPU; the committed table, evaluated on the CPU, says "
+                      f"{training['psnr_committed_table']:.2f} dB); {training['paired']}."]
+    lines += ["", "**Chapters in `demo`** from the committed weights, on the GPU", "",
+              "| chapter | status | seconds |", "|---|---|---|"]
+    lines += [f"| {row['chapter']} | {row['status']} | {row.get('seconds', '–')} |" for row in parts["chapters"]]
+    return "\n".join(lines) + "\n"
 
 
 def render(text: str) -> str:
@@ -34,7 +84,11 @@ def render(text: str) -> str:
                   for metric, label in (("psnr", "PSNR (dB)"), ("ssim", "SSIM"))]
         return match.group(1) + "\n".join(tables) + match.group(6)
 
-    return BLOCK.sub(block, text)
+    text = BLOCK.sub(block, text)
+    if GPU_BLOCK.search(text):
+        tables = gpu_tables(json.loads(GPU_REPORT.read_text()))
+        text = GPU_BLOCK.sub(lambda match: match.group(1) + tables + match.group(3), text)
+    return text
 
 
 def main() -> int:

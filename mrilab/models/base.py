@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .._checks import check_tensor
+from .._checks import check_tensor, compiling
 from ..ops import MRIOperator
 
 
@@ -132,13 +132,26 @@ def ratio_tensor(ratio: float | torch.Tensor, batch: int, device: torch.device |
         ratio = torch.tensor([float(ratio)], device=device)
     else:
         raise TypeError(f"ratio must be a number or a (B,) tensor in (0, 1], got {type(ratio).__name__}")
-    if not bool(((ratio > 0) & (ratio <= 1)).all()):
+    if not compiling() and not bool(((ratio > 0) & (ratio <= 1)).all()):
         raise ValueError(f"ratio must be in (0, 1], got {ratio.tolist()}")
     if ratio.shape[0] == 1:
         return ratio.expand(batch)
     if ratio.shape[0] != batch:
         raise ValueError(f"ratio must have {batch} entries (one per kspace sample) or one, got {ratio.shape[0]}")
     return ratio
+
+
+def check_values(batch: dict) -> None:
+    """Run the value checks of :meth:`ReconstructionModel.prepare` on a batch dict, outside any compiled region.
+
+    Every floating-point or complex tensor must be finite and ``"ratio"``, if present, in (0, 1]. Under
+    ``torch.compile`` the models skip these checks (they would break the graph); the trainer calls this instead.
+    """
+    for key, value in batch.items():
+        if isinstance(value, torch.Tensor) and (value.is_floating_point() or value.is_complex()):
+            check_tensor(f"batch[{key!r}]", value)
+    if batch.get("ratio") is not None:
+        ratio_tensor(batch["ratio"], batch["ratio"].reshape(-1).shape[0], batch["ratio"].device)
 
 
 #: The optional keys of a batch that :func:`reconstruct` passes to a model.

@@ -5,15 +5,25 @@ class), per-profile
 ``SETTINGS``, ``trainer(profile, ...)`` (the not yet fitted :class:`~mrilab.train.Trainer` of one named run),
 ``train(profile, ..., retrain=False)`` (one run: loaded from the committed weights when they match the recipe,
 else trained or resumed), ``trained(profile)`` (the main experiment's models, ``{ratio: model}``) and
-``runs(profile)`` (every run the chapters use). :data:`METHODS` maps display names to modules, so that a chapter
+``runs(profile)`` (every run the chapters use) and ``run_steps(profile, ...)`` (the training steps of one run,
+without building its data). :data:`METHODS` maps display names to modules, so that a chapter
 comparing every method loops over it; :mod:`mrilab.recipes.classical` holds the tuned classical baselines.
 """
 
 from . import cgpd_csnet, classical, ifr_net, ista_net
-from .common import committed_runs, expected_training, export, fit, load_committed, recipe_hash, run_name
+from .common import (
+    committed_runs,
+    expected_training,
+    export,
+    fit,
+    gpu_training_estimate,
+    load_committed,
+    recipe_hash,
+    run_name,
+)
 
 #: Display name → recipe module of every trained method, in the book's order.
 METHODS = {ista_net.NAME: ista_net, cgpd_csnet.NAME: cgpd_csnet, ifr_net.NAME: ifr_net}
 
-__all__ = ["METHODS", "cgpd_csnet", "classical", "committed_runs", "expected_training", "export", "fit", "ifr_net",
-           "ista_net", "load_committed", "recipe_hash", "run_name"]
+__all__ = ["METHODS", "cgpd_csnet", "classical", "committed_runs", "expected_training", "export", "fit",
+           "gpu_training_estimate", "ifr_net", "ista_net", "load_committed", "recipe_hash", "run_name"]

@@ -67,6 +67,14 @@ TABLE_II = {"a": {"correction": False, "condition": "none"}, "b": {"correction":
             "c": {"condition": "none"}, "d": {"condition": "beta"}, "e": {"condition": "eta"}, "f": {}}
 
 
+def run_steps(profile: str, name: str, *, setting: str = "main", steps: int | None = None,
+              train_overrides: dict | None = None, **options: object) -> int:
+    """Return the training steps of one run (options of :func:`trainer`), without building its data."""
+    if steps is not None:
+        return steps
+    return {**pick(pick(SETTINGS, profile), setting)["train"], **(train_overrides or {})}["steps"]
+
+
 def trainer(profile: str, name: str, *, ratios: float | tuple[float, ...], mask: str = "cartesian",
             noise: float | None = None, setting: str = "main", contrast: str = "T1w", seed: int = 0,
             steps: int | None = None, train_overrides: dict | None = None, **model_overrides: object) -> Trainer:
@@ -87,7 +95,8 @@ def trainer(profile: str, name: str, *, ratios: float | tuple[float, ...], mask:
     seed_everything(seed)
     model_config = {**settings["model"], **model_overrides}
     model = CGPDCSNet(**model_config)
-    train_config = {**settings["train"], **(train_overrides or {}), **({} if steps is None else {"steps": steps})}
+    train_config = {**settings["train"], **(train_overrides or {}),
+                    "steps": run_steps(profile, name, setting=setting, steps=steps, train_overrides=train_overrides)}
     identity = {"model": model_config, "train": train_config, "ratios": ratios, "mask": mask, "noise": noise,
                 "contrast": contrast, "seed": seed}
     config = TrainConfig(**train_config, checkpoint_every=25, log_every=5, seed=seed)

@@ -28,6 +28,8 @@ from ..train import TrainConfig, Trainer
 
 #: Where the committed weights live (inside the package, so that an installed package has them).
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+#: The training-step times measured on a GPU by ``make gpu-check`` (``benchmarks/gpu_check.py`` writes it).
+GPU_STEPS = Path(__file__).resolve().parent.parent / "records" / "gpu_steps.json"
 
 
 def recipe_hash(recipe: dict) -> str:
@@ -136,3 +138,20 @@ def expected_training(module: object, profile: str, *, timed_steps: int = 2) -> 
     hours = steps * min(times[1:]) / 3600
     return (f"{module.NAME}, profile {profile}: {len(trainers)} runs, {steps:,} training steps; at the "
             f"{1e3 * min(times[1:]):.0f} ms per step measured just now on {first.device}, about {hours:.1f} hours")
+
+
+def gpu_training_estimate(module: object, profile: str = "full", *, precision: str = "float32") -> str:
+    """Return a sentence: the runs and steps of a recipe module in ``profile`` and their time on the recorded GPU.
+
+    The time is the steps of every run (:func:`run_steps` of the module) times the median training step of the
+    profile's main model measured by ``make gpu-check`` (:data:`GPU_STEPS`, compute only: the batch is already on
+    the GPU). The ablation runs are smaller models, so for them it is an upper bound.
+    """
+    record = json.loads(GPU_STEPS.read_text())
+    runs = module.runs(profile)
+    steps = sum(module.run_steps(profile, **options) for options in runs)
+    milliseconds = record["steps_ms"][module.NAME][profile][precision]
+    hours = steps * milliseconds / 3.6e6
+    return (f"{module.NAME}, profile {profile}: {len(runs)} runs, {steps:,} training steps; at the "
+            f"{milliseconds:.0f} ms per step ({precision}) measured on one {record['device']} "
+            f"({record['measured'][:10]}), about {hours:.1f} GPU hours")

@@ -9,6 +9,8 @@ Interface of every recipe module (:mod:`mrilab.recipes`): :data:`NAME`, :data:`M
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from torch import nn
 
 from ..data import SliceDataset
@@ -77,6 +79,24 @@ def seeds(profile: str, variant: str) -> tuple[int, ...]:
     return profile_seeds if variant in SEEDED else profile_seeds[:1]
 
 
+def warm_start_from(profile: str, ratio: float, mask: str = MASK) -> tuple[str, float] | None:
+    """Return ``(mask, ratio)`` of the model a run of the warm-started series starts from (``None``: scratch)."""
+    if not pick(SETTINGS, profile)["warm_start"]:
+        return None
+    if mask == MASK and ratio in RATIOS[1:]:
+        return MASK, RATIOS[RATIOS.index(ratio) - 1]
+    return None if (mask, ratio) == (MASK, RATIOS[0]) else (MASK, 0.2)
+
+
+def run_steps(profile: str, ratio: float, *, mask: str = MASK, variant: str | None = None,
+              **options: object) -> int:
+    """Return the training steps of one run (options of :func:`trainer`), without building its data."""
+    settings = pick(SETTINGS, profile)
+    if variant is not None:
+        return settings["ablation"]["steps"]
+    return settings["train"]["steps"] if warm_start_from(profile, ratio, mask) else settings["first_steps"]
+
+
 def trainer(profile: str, ratio: float, *, mask: str = MASK, contrast: str = "T1w", seed: int = 0,
             variant: str | None = None) -> Trainer:
     """Return the trainer of one IFR-Net (not yet fitted).
@@ -87,22 +107,15 @@ def trainer(profile: str, ratio: float, *, mask: str = MASK, contrast: str = "T1
     """
     settings = pick(SETTINGS, profile)
     model_options = dict(settings["model"])
-    start_from, steps = None, settings["first_steps"]
+    start_from = None if variant is not None else warm_start_from(profile, ratio, mask)
+    steps = run_steps(profile, ratio, mask=mask, variant=variant)
     if variant is not None:
         known = variants(profile)
         if variant not in known:
             raise ValueError(f"variant must be one of {sorted(known)}, got {variant!r}")
         model_options.update(known[variant])
-        steps = settings["ablation"]["steps"]
         prefix = f"ablation_{variant}_{seed}".replace(" ", "").replace("=", "")
     else:
-        if settings["warm_start"]:
-            if mask == MASK and ratio in RATIOS[1:]:
-                start_from = (MASK, RATIOS[RATIOS.index(ratio) - 1])
-            elif (mask, ratio) != (MASK, RATIOS[0]):
-                start_from = (MASK, 0.2)
-            if start_from is not None:
-                steps = settings["train"]["steps"]
         prefix = f"{contrast}_{mask}_{round(100 * ratio)}"
     dataset = SliceDataset(profile, "train", contrast, mask=mask, ratios=(ratio,), seed=seed, target="noisy")
     validation = SliceDataset(profile, "val", contrast, mask=mask, ratios=(ratio,), seed=seed, target="noisy",
@@ -111,7 +124,10 @@ def trainer(profile: str, ratio: float, *, mask: str = MASK, contrast: str = "T1
     model = IFRNet(**model_options)
     config = TrainConfig(**{**settings["train"], "steps": steps}, checkpoint_every=50, log_every=5, seed=seed,
                          validate_every=25)
-    recipe = {"model": model_options, "train": config.__dict__, "mask": mask, "ratio": ratio, "contrast": contrast,
+    # the run's identity holds the TrainConfig fields that existed when the demo weights were committed: the later
+    # ones say how a run executes (mrilab.train.execution) and keep their defaults here
+    train = {k: v for k, v in asdict(config).items() if k not in ("precision", "compile")}
+    recipe = {"model": model_options, "train": train, "mask": mask, "ratio": ratio, "contrast": contrast,
               "start_from": start_from}
     run = make_trainer(profile, METHOD, prefix, {"recipe": recipe, "seed": seed}, model, dataset, config,
                        validation=validation)

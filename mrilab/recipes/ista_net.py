@@ -61,6 +61,17 @@ def shorter(profile: str) -> dict:
     return {"first_steps": settings["first_steps"] // 2, "train": {"steps": settings["train"]["steps"] // 2}}
 
 
+def run_steps(profile: str, ratio: float, *, schedule: dict | None = None, **options: object) -> int:
+    """Return the training steps of one run (options of :func:`trainer`), without building its data.
+
+    A warm-started model trains ``train.steps`` from its predecessor; the first of a series, or every model of a
+    profile without warm starts, ``first_steps`` from scratch.
+    """
+    settings = recipe(profile, schedule)
+    warm = settings["warm_start"] and ratio in RATIOS[1:]
+    return settings["train"]["steps"] if warm else settings["first_steps"]
+
+
 def trainer(profile: str, ratio: float, *, contrast: str = "T1w", mask: str = "cartesian", seed: int = 0,
             schedule: dict | None = None) -> Trainer:
     """Return the trainer of one per-ratio ISTA-Net+ (not yet fitted).
@@ -69,9 +80,8 @@ def trainer(profile: str, ratio: float, *, contrast: str = "T1w", mask: str = "c
     scratch). ``schedule`` overrides settings of ``SETTINGS[profile]`` (see :func:`recipe`).
     """
     settings = recipe(profile, schedule)
-    previous, steps = None, settings["first_steps"]
-    if settings["warm_start"] and ratio in RATIOS[1:]:
-        previous, steps = RATIOS[RATIOS.index(ratio) - 1], settings["train"]["steps"]
+    previous = RATIOS[RATIOS.index(ratio) - 1] if settings["warm_start"] and ratio in RATIOS[1:] else None
+    steps = run_steps(profile, ratio, schedule=schedule)
     dataset = SliceDataset(profile, "train", contrast, mask=mask, ratios=(ratio,), seed=seed, target="noisy")
     seed_everything(seed)
     model = ISTANetPlus(**settings["model"])
