@@ -171,3 +171,15 @@ def test_run_steps_are_the_trainers_steps_without_building_data():
     assert ifr_net.run_steps("demo", 0.2, mask="cartesian") == 300 and ifr_net.run_steps("full", 0.2) == 10000
     assert cgpd_csnet.run_steps("full", "x", setting="ablation") == 10000
     assert cgpd_csnet.run_steps("demo", "x", train_overrides={"steps": 7}) == 7
+
+
+def test_gpu_training_estimate_is_steps_times_the_recorded_step(tmp_path, monkeypatch):
+    record = {"device": "Some GPU", "measured": "2026-01-02T03:04:05Z",
+              "steps_ms": {"ISTA-Net+": {"full": {"float32": 100.0, "bfloat16": 50.0}}}}
+    (tmp_path / "gpu_steps.json").write_text(json.dumps(record))
+    monkeypatch.setattr(common, "GPU_STEPS", tmp_path / "gpu_steps.json")
+    steps = sum(ista_net.run_steps("full", **options) for options in ista_net.runs("full"))
+    sentence = common.gpu_training_estimate(ista_net)
+    assert f"{len(ista_net.runs('full'))} runs, {steps:,} training steps" in sentence
+    assert f"about {steps * 0.1 / 3600:.1f} GPU hours" in sentence and "Some GPU (2026-01-02)" in sentence
+    assert f"about {steps * 0.05 / 3600:.1f} GPU hours" in common.gpu_training_estimate(ista_net, precision="bfloat16")
