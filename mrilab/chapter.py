@@ -2,7 +2,7 @@
 
 * :func:`show_table` — a titled Markdown table of results rows (:func:`mrilab.results.table`);
 * :func:`seconds_per_slice` — the wall time of one reconstruction of a ``size × size`` slice;
-* :func:`seed_mean` and :func:`position_mean` — the per-slice scores averaged over seeds, the mean over positions;
+* :func:`seed_mean` and :func:`block_mean` — the per-slice scores averaged over seeds, the mean over blocks;
 * :func:`as_batch` (one sample as a batch), :func:`loss_curves` (the losses of several runs, from their committed
   histories) and :func:`reconstruction_grid` (reconstructions with error maps scaled per figure), re-exported here.
 """
@@ -20,7 +20,7 @@ from .masks import cartesian_mask
 from .plots import loss_curves, reconstruction_grid
 from .results import table
 
-__all__ = ["as_batch", "loss_curves", "position_mean", "reconstruction_grid", "seconds_per_slice", "seed_mean",
+__all__ = ["as_batch", "loss_curves", "block_mean", "reconstruction_grid", "seconds_per_slice", "seed_mean",
            "show_table"]
 
 
@@ -62,6 +62,6 @@ def seed_mean(per_seed: list[list[dict]]) -> list[dict]:
             for i, row in enumerate(per_seed[0])]
 
 
-def position_mean(rows: list[dict], metric: str = "psnr") -> float:
-    """Return the mean of ``metric`` over positions (a table's mean), without a bootstrap."""
-    return float(np.mean(list(stats.per_position(rows, metric).values())))
+def block_mean(rows: list[dict], metric: str = "psnr") -> float:
+    """Return the mean of ``metric`` over blocks (a table's mean), without a bootstrap."""
+    return float(np.mean(list(stats.per_block(rows, metric).values())))

@@ -2,8 +2,8 @@
 
 Every method — a trained model or a classical solver — is run on a dataset's fixed, seeded evaluation masks and
 scored slice by slice against the dataset's ``target`` (the noise-free image for the book's data), inside the head
-mask of :func:`mrilab.metrics.foreground_mask` unless ``full_fov=True``. The rows carry each slice's position label,
-so that :mod:`mrilab.stats` can average over positions and compare methods pairwise.
+mask of :func:`mrilab.metrics.foreground_mask` unless ``full_fov=True``. The rows carry each slice's position and
+block labels, so that :mod:`mrilab.stats` can average over blocks of adjacent planes and compare methods pairwise.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ def evaluate(reconstructor: Callable[[dict], torch.Tensor] | nn.Module, dataset:
 
     ``reconstructor`` is a model (called with :func:`mrilab.models.base.reconstruct`) or any function
     ``batch -> complex image`` (a classical solver). Returns one row per slice: ``index``, ``position`` (slices with
-    the same label share their anatomy), ``psnr``, ``ssim``, ``hfen``, ``nmse`` and ``seconds`` (wall time of the
-    batch divided by its size, synchronised on CUDA).
+    the same label share their plane), ``block`` (the dataset's block of adjacent planes, the unit of the
+    statistics; the position where the dataset has no blocks), ``psnr``, ``ssim``, ``hfen``, ``nmse`` and
+    ``seconds`` (wall time of the batch divided by its size, synchronised on CUDA).
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -40,6 +41,7 @@ def evaluate(reconstructor: Callable[[dict], torch.Tensor] | nn.Module, dataset:
             return reconstruct(model, batch)
 
     label = getattr(dataset, "position_label", str)
+    block = getattr(dataset, "block_label", label)
     rows = []
     for start in range(0, len(dataset), batch_size):
         indices = range(start, min(start + batch_size, len(dataset)))
@@ -51,7 +53,8 @@ def evaluate(reconstructor: Callable[[dict], torch.Tensor] | nn.Module, dataset:
         seconds = (time.perf_counter() - tic) / len(indices)
         scores = metrics.evaluate(output.abs(), batch["target"].abs(), full_fov=full_fov)
         for j, index in enumerate(indices):
-            rows.append({"index": index, "position": label(index), **{k: float(v[j]) for k, v in scores.items()},
+            rows.append({"index": index, "position": label(index), "block": block(index),
+                         **{k: float(v[j]) for k, v in scores.items()},
                          "seconds": seconds})
     return rows
 

@@ -1,9 +1,9 @@
 """Each experiment chapter's final metrics, written as JSON so other chapters and the README read them.
 
-Schema (``mrilab-results-v2``)::
+Schema (``mrilab-results-v3``)::
 
     {
-      "schema": "mrilab-results-v2",
+      "schema": "mrilab-results-v3",
       "chapter": "ista_train",          # file stem of the chapter that wrote it
       "profile": "demo",                # smoke | demo | full
       "device": "cpu",                  # where the numbers were computed
@@ -20,18 +20,18 @@ Schema (``mrilab-results-v2``)::
           "mask": "cartesian",          # mask type
           "ratio": 0.1,                 # nominal sampling ratio
           "scoring": "foreground",      # "foreground" (head mask, clean target) or "full_fov"
-          "n_slices": 24, "n_positions": 12,
+          "n_slices": 24, "n_blocks": 6,
           "psnr_mean": ..., "psnr_ci_low": ..., "psnr_ci_high": ...,   # likewise ssim_*, hfen_*
           "parameters": 48970,          # trainable parameters (0 for classical methods)
           "seconds_per_slice": 0.012,   # inference time per slice
-          "per_slice": {"index": [...], "position": [...], "psnr": [...], "ssim": [...], "hfen": [...]},
+          "per_slice": {"index": [...], "position": [...], "block": [...], "psnr": [...], "ssim": [...], "hfen": [...]},
           ...                           # optional extra keys (e.g. "lambda_relative", "trained_on")
         }
       ]
     }
 
-Means and 95 % confidence intervals are over slice *positions* (:mod:`mrilab.stats`); ``per_slice`` keeps every
-slice's scores so that another chapter can compare against a row *paired* (:func:`slice_rows`). Files live in
+Means and 95 % confidence intervals are over *blocks* of adjacent planes (:mod:`mrilab.stats`); ``per_slice`` keeps
+every slice's scores so that another chapter can compare against a row *paired* (:func:`slice_rows`). Files live in
 :func:`mrilab.runtime.results_dir` as ``{profile}/{chapter}.json``; a row belongs to exactly one file (a chapter
 reads another chapter's rows, it never copies them), and :func:`load_all` merges the files of a profile.
 :func:`table` renders rows as Markdown for the chapters and the README.
@@ -47,11 +47,11 @@ from . import stats
 from .io import atomic_write
 from .runtime import machine_info, results_dir
 
-SCHEMA = "mrilab-results-v2"
+SCHEMA = "mrilab-results-v3"
 METRICS = ("psnr", "ssim", "hfen")
 REQUIRED = (
     "method", "variant", "experiment", "dataset", "split", "contrast", "coils", "reference", "mask", "ratio",
-    "scoring", "n_slices", "n_positions",
+    "scoring", "n_slices", "n_blocks",
     *(f"{m}_{s}" for m in METRICS for s in ("mean", "ci_low", "ci_high")),
     "parameters", "seconds_per_slice", "per_slice",
 )  # fmt: skip
@@ -69,11 +69,11 @@ def results_row(method: str, rows: list[dict], *, dataset: str, split: str, mask
     return {
         "method": method, "variant": variant, "experiment": experiment, "dataset": dataset, "split": split,
         "contrast": contrast, "coils": int(coils), "reference": reference, "mask": mask, "ratio": float(ratio),
-        "scoring": scoring, "n_slices": summary["n_slices"], "n_positions": summary["n_positions"],
+        "scoring": scoring, "n_slices": summary["n_slices"], "n_blocks": summary["n_blocks"],
         **{f"{m}_{s}": round(summary[f"{m}_{s}"], 5) for m in METRICS for s in ("mean", "ci_low", "ci_high")},
         "parameters": int(parameters), "seconds_per_slice": round(summary["seconds_mean"], 6),
         "per_slice": {"index": [r["index"] for r in rows], "position": [r["position"] for r in rows],
-                      **{m: [round(r[m], 5) for r in rows] for m in METRICS}},
+                      "block": [stats.unit(r) for r in rows], **{m: [round(r[m], 5) for r in rows] for m in METRICS}},
         **extra,
     }  # fmt: skip
 
@@ -81,8 +81,9 @@ def results_row(method: str, rows: list[dict], *, dataset: str, split: str, mask
 def slice_rows(row: dict) -> list[dict]:
     """Return the per-slice rows stored in a results row, in :func:`mrilab.evaluation.evaluate`'s form (no timing)."""
     per_slice = row["per_slice"]
-    return [{"index": index, "position": position, **{m: per_slice[m][k] for m in METRICS}}
-            for k, (index, position) in enumerate(zip(per_slice["index"], per_slice["position"], strict=True))]
+    keys = zip(per_slice["index"], per_slice["position"], per_slice["block"], strict=True)
+    return [{"index": index, "position": position, "block": block, **{m: per_slice[m][k] for m in METRICS}}
+            for k, (index, position, block) in enumerate(keys)]
 
 
 def validate_row(row: dict) -> None:

@@ -1,14 +1,16 @@
-"""Statistics of per-slice scores: means with confidence intervals over slice positions, and paired comparisons.
+"""Statistics of per-slice scores: means with confidence intervals over blocks of planes, and paired comparisons.
 
-Slices that share an anatomical position (several randomly varied versions of one plane) are not independent
-samples of the anatomy, so every statistic here first averages the slices of each position (the ``"position"``
-label of :func:`mrilab.evaluation.evaluate` rows) and then treats positions as the independent units:
+Slices of one plane (several randomly varied versions of it) and slices of adjacent planes (1 mm apart) show nearly
+the same anatomy: they are not independent samples of it. Every statistic here therefore first averages the slices
+of each *block* (the ``"block"`` label of :func:`mrilab.evaluation.evaluate` rows: the planes of one orientation
+within :data:`mrilab.data.datasets.BLOCK_GAP_MM` of each other; rows without it fall back to ``"position"``, then to
+``"index"``) and then treats blocks as the independent units:
 
-* :func:`summarize`: the mean over positions with a 95 % bootstrap confidence interval (positions resampled with
+* :func:`summarize`: the mean over blocks with a 95 % bootstrap confidence interval (blocks resampled with
   replacement, BCa interval of ``scipy.stats.bootstrap``);
-* :func:`paired`: two methods scored on the same slices; per position the mean difference, then its mean, bootstrap
+* :func:`paired`: two methods scored on the same slices; per block the mean difference, then its mean, bootstrap
   CI and the Wilcoxon signed-rank p-value (``scipy.stats.wilcoxon``, the test the PC-RNN and IMA papers use). A
-  difference whose CI holds zero, or that rests on fewer than :data:`MIN_POSITIONS` positions, is *not resolved*.
+  difference whose CI holds zero, or that rests on fewer than :data:`MIN_BLOCKS` blocks, is *not resolved*.
 """
 
 from __future__ import annotations
@@ -23,22 +25,27 @@ from scipy import stats as scipy_stats
 
 METRICS = ("psnr", "ssim", "hfen")
 CONFIDENCE = 0.95
-#: Fewer positions than this give no trustworthy interval: a comparison on them is never called resolved.
-MIN_POSITIONS = 6
+#: Fewer blocks than this give no trustworthy interval: a comparison on them is never called resolved.
+MIN_BLOCKS = 6
 RESAMPLES = 10_000
 #: Direction of improvement of each metric (HFEN and NMSE are errors: lower is better).
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "hfen": False, "nmse": False}
 
 
-def per_position(rows: list[dict], metric: str) -> dict[str, float]:
-    """``{position label: mean of metric over that position's slices}`` in first-seen order."""
+def unit(row: dict) -> str:
+    """Return the resampling unit of a per-slice row: its block, else its position, else its index."""
+    return str(row.get("block", row.get("position", row.get("index"))))
+
+
+def per_block(rows: list[dict], metric: str) -> dict[str, float]:
+    """``{block label: mean of metric over that block's slices}`` in first-seen order (see :func:`unit`)."""
     if not rows:
         raise ValueError("rows is empty: nothing to summarise")
     if metric not in rows[0]:
         raise KeyError(f"rows have no metric {metric!r} (they have {sorted(rows[0])})")
     groups: dict[str, list[float]] = {}
     for row in rows:
-        groups.setdefault(str(row.get("position", row.get("index"))), []).append(float(row[metric]))
+        groups.setdefault(unit(row), []).append(float(row[metric]))
     return {label: float(np.mean(values)) for label, values in groups.items()}
 
 
@@ -69,15 +76,15 @@ def bootstrap_ci(values: Sequence[float] | np.ndarray, *, confidence: float = CO
 
 
 def summarize(rows: list[dict], metrics: Sequence[str] = METRICS) -> dict:
-    """Summarise per-slice ``rows``: the mean of each metric over positions with its confidence interval.
+    """Summarise per-slice ``rows``: the mean of each metric over blocks with its confidence interval.
 
-    Per metric: ``{metric}_mean``, ``{metric}_ci_low``, ``{metric}_ci_high`` over positions; also ``n_slices``,
-    ``n_positions`` and ``seconds_mean`` (mean time per slice) when rows carry ``seconds``.
+    Per metric: ``{metric}_mean``, ``{metric}_ci_low``, ``{metric}_ci_high`` over blocks; also ``n_slices``,
+    ``n_blocks`` and ``seconds_mean`` (mean time per slice) when rows carry ``seconds``.
     """
     out = {"n_slices": len(rows)}
     for metric in metrics:
-        values = list(per_position(rows, metric).values())
-        out["n_positions"] = len(values)
+        values = list(per_block(rows, metric).values())
+        out["n_blocks"] = len(values)
         out[f"{metric}_mean"] = float(np.mean(values))
         out[f"{metric}_ci_low"], out[f"{metric}_ci_high"] = bootstrap_ci(values)
     if "seconds" in rows[0]:
@@ -87,14 +94,14 @@ def summarize(rows: list[dict], metrics: Sequence[str] = METRICS) -> dict:
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """``a − b`` of one metric on the same slices, by position."""
+    """``a − b`` of one metric on the same slices, by block."""
 
     metric: str
     mean: float
     ci_low: float
     ci_high: float
     p_value: float
-    n_positions: int
+    n_blocks: int
     seed_differences: tuple[float, ...] = ()
 
     @property
@@ -102,11 +109,11 @@ class PairedComparison:
         """Whether the difference is resolved.
 
         Resolved means that the confidence interval of the mean difference excludes zero (on at least
-        :data:`MIN_POSITIONS` positions) and, for models trained with several seeds, every seed's difference has the
+        :data:`MIN_BLOCKS` blocks) and, for models trained with several seeds, every seed's difference has the
         mean's sign.
         """
         seeds_agree = all(np.sign(d) == np.sign(self.mean) for d in self.seed_differences)
-        return self.n_positions >= MIN_POSITIONS and (self.ci_low > 0 or self.ci_high < 0) and seeds_agree
+        return self.n_blocks >= MIN_BLOCKS and (self.ci_low > 0 or self.ci_high < 0) and seeds_agree
 
     def better(self) -> bool | None:
         """Return ``True`` if *a* is better, ``False`` if *b* is, ``None`` if the difference is not resolved."""
@@ -118,13 +125,13 @@ class PairedComparison:
         """One sentence: the difference, its CI, the p-value and the verdict."""
         unit = f" {unit}" if unit else ""
         numbers = (f"{a} − {b} = {self.mean:+.{digits}f}{unit} (95 % CI {self.ci_low:+.{digits}f} to "
-                   f"{self.ci_high:+.{digits}f}, Wilcoxon p = {self.p_value:.2g}, {self.n_positions} positions)")
+                   f"{self.ci_high:+.{digits}f}, Wilcoxon p = {self.p_value:.2g}, {self.n_blocks} blocks)")
         verdict = {True: f"{a} is better", False: f"{b} is better", None: "not resolved"}[self.better()]
         return f"{numbers}: {verdict}"
 
 
 def paired(rows_a: list[dict], rows_b: list[dict], metric: str = "psnr", *, seed: int = 0) -> PairedComparison:
-    """Compare two methods' per-slice ``rows`` (from the same dataset and masks) on ``metric``, by position."""
+    """Compare two methods' per-slice ``rows`` (from the same dataset and masks) on ``metric``, by block."""
     key = "index"
     slices_a = {row[key]: row for row in rows_a}
     slices_b = {row[key]: row for row in rows_b}
@@ -132,12 +139,12 @@ def paired(rows_a: list[dict], rows_b: list[dict], metric: str = "psnr", *, seed
         raise ValueError(f"rows_a and rows_b must score the same slices; they differ in {key} "
                          f"{sorted(set(slices_a) ^ set(slices_b))[:5]}")
     for index, row in slices_a.items():
-        if row.get("position") != slices_b[index].get("position"):
-            raise ValueError(f"slice {index} has position {row.get('position')!r} in rows_a but "
-                             f"{slices_b[index].get('position')!r} in rows_b: not the same dataset")
-    differences = [{"index": i, "position": row.get("position", i), "d": row[metric] - slices_b[i][metric]}
+        if unit(row) != unit(slices_b[index]):
+            raise ValueError(f"slice {index} is in block {unit(row)!r} in rows_a but {unit(slices_b[index])!r} in "
+                             f"rows_b: not the same dataset")
+    differences = [{"index": i, "block": unit(row), "d": row[metric] - slices_b[i][metric]}
                    for i, row in slices_a.items()]
-    values = np.array(list(per_position(differences, "d").values()))
+    values = np.array(list(per_block(differences, "d").values()))
     low, high = bootstrap_ci(values, seed=seed)
     if np.all(values == 0) or len(values) < 2:
         p_value = 1.0
@@ -150,9 +157,9 @@ def paired_over_seeds(runs_a: list[list[dict]], runs_b: list[list[dict]], metric
                       seed: int = 0) -> PairedComparison:
     """Compare two trained variants, each given as one list of per-slice rows per training seed.
 
-    Positions carry the confidence interval, as in :func:`paired`, on each slice's score averaged over the seeds;
+    Blocks carry the confidence interval, as in :func:`paired`, on each slice's score averaged over the seeds;
     the seeds carry the training's randomness, which that average hides: ``seed_differences`` holds the
-    difference of the position means for every seed (a variant with one run, such as a classical method, is
+    difference of the block means for every seed (a variant with one run, such as a classical method, is
     compared with every seed of the other), and the comparison is resolved only if they all share its sign.
     """
     if not runs_a or not runs_b:
@@ -172,8 +179,8 @@ def paired_over_seeds(runs_a: list[list[dict]], runs_b: list[list[dict]], metric
     differences = []
     for k in range(n_seeds):
         a, b = runs_a[k % len(runs_a)], runs_b[k % len(runs_b)]
-        differences.append(float(np.mean(list(per_position(a, metric).values()))
-                                 - np.mean(list(per_position(b, metric).values()))))
+        differences.append(float(np.mean(list(per_block(a, metric).values()))
+                                 - np.mean(list(per_block(b, metric).values()))))
     return replace(comparison, seed_differences=tuple(differences))
 
 

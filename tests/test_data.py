@@ -26,6 +26,7 @@ from mrilab.data import (
 )
 from mrilab.data.brain import SliceVariation, synthesize_slice
 from mrilab.data.build import Profile
+from mrilab.data.datasets import block_labels
 from mrilab.data.hdf5 import ISMRMRD_NAMESPACE, atomic_h5, ismrmrd_header, write_slice_file
 from mrilab.ops import fft2c, ifft2c
 
@@ -169,6 +170,8 @@ def test_splits_are_disjoint_guarded_and_span_the_brain(smoke):
     positions = {s: set(split_positions(s).tolist()) for s in axial}
     for a, b in [("train", "val"), ("train", "test"), ("val", "test")]:
         assert not positions[a] & positions[b]
+    # no validation plane is a test plane's neighbour: gap_mm = 2 unused planes between the two blocks
+    assert min(abs(p - q) for p in positions["val"] for q in positions["test"]) == 3
     for held_out in ("val", "test"):
         gap = min(abs(p - q) for p in positions["train"] for q in positions[held_out])
         assert gap > 4  # at least 4 mm of guard planes between any training plane and any held-out plane
@@ -190,6 +193,26 @@ def test_splits_are_disjoint_guarded_and_span_the_brain(smoke):
             assert position in candidates[orientation.decode()]
     with pytest.raises(ValueError, match="do not leave training planes"):
         split_positions("test", heldout_blocks=20)
+
+
+def test_block_labels_join_planes_closer_than_the_gap():
+    positions = [27, 28, 47, 48, 28, 27, 42, 56]
+    orientations = ["axial"] * 6 + ["coronal"] * 2
+    assert block_labels(positions, orientations, 8) == ["axial 27–28", "axial 27–28", "axial 47–48", "axial 47–48",
+                                                         "axial 27–28", "axial 27–28", "coronal 42", "coronal 56"]
+    assert block_labels([1, 8, 15], ["axial"] * 3, 8) == ["axial 1–15"] * 3  # a chain of neighbours is one block
+    with pytest.raises(ValueError, match="gap must be a positive integer"):
+        block_labels([1], ["axial"], 0)
+
+
+def test_test_and_validation_slices_fall_into_one_block_per_held_out_segment(smoke):
+    for split in ("val", "test"):
+        dataset = SliceDataset(smoke, split, "T1w")
+        labels = [dataset.block_label(i) for i in range(len(dataset))]
+        planes = {dataset.position_label(i) for i in range(len(dataset))}
+        assert len(set(labels)) == len(planes) == 4  # smoke: four slices from four segments, one plane each
+    ood = SliceDataset(smoke, "ood", "T1w")
+    assert all(ood.block_label(i).split()[0] == ood.slice_orientations[i] for i in range(len(ood)))
 
 
 # -- datasets ------------------------------------------------------------------------------------------------------

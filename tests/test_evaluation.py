@@ -75,9 +75,22 @@ def test_summaries_count_positions_not_slices():
     rows = [{"index": i, "position": f"axial {i % 3}", "psnr": float(i % 3) + 0.01 * i, "ssim": 0.5, "hfen": 0.1,
              "seconds": 0.1} for i in range(9)]
     summary = stats.summarize(rows)
-    assert summary["n_slices"] == 9 and summary["n_positions"] == 3
-    assert list(stats.per_position(rows, "psnr")) == ["axial 0", "axial 1", "axial 2"]
+    assert summary["n_slices"] == 9 and summary["n_blocks"] == 3
+    assert list(stats.per_block(rows, "psnr")) == ["axial 0", "axial 1", "axial 2"]
     assert summary["psnr_mean"] == pytest.approx(np.mean([r["psnr"] for r in rows]))
+
+
+def test_blocks_not_planes_are_the_units_of_intervals_and_paired_tests():
+    # six blocks of two adjacent planes each: pooling the planes of a block leaves six units, not twelve
+    rows_a = [{"index": i, "position": f"axial {i}", "block": f"block {i // 2}", "psnr": 30.0 + 0.1 * i + (i % 2)}
+              for i in range(12)]
+    rows_b = [dict(row, psnr=row["psnr"] - 0.5 + 0.3 * (row["index"] % 3)) for row in rows_a]
+    assert stats.summarize(rows_a, metrics=("psnr",))["n_blocks"] == 6
+    comparison = stats.paired(rows_a, rows_b)
+    differences = np.array([a["psnr"] - b["psnr"] for a, b in zip(rows_a, rows_b, strict=True)]).reshape(6, 2)
+    assert comparison.n_blocks == 6 and comparison.mean == pytest.approx(differences.mean())
+    assert comparison.p_value == pytest.approx(scipy_stats.wilcoxon(differences.mean(axis=1)).pvalue)
+    assert (comparison.ci_low, comparison.ci_high) == stats.bootstrap_ci(differences.mean(axis=1))
 
 
 def test_paired_comparison_on_a_constructed_sample():
@@ -98,7 +111,7 @@ def test_paired_comparison_on_a_constructed_sample():
                         [{"index": i, "position": f"p{i}", "hfen": 0.3 + 0.012 * i} for i in range(6)], "hfen")
     assert hfen.better() is True  # lower HFEN is better
     few = stats.paired(rows(better[:4]), rows(base[:4]))  # too few positions for any interval to be trusted
-    assert few.n_positions < stats.MIN_POSITIONS and not few.resolved
+    assert few.n_blocks < stats.MIN_BLOCKS and not few.resolved
     with pytest.raises(ValueError, match="same slices"):
         stats.paired(rows(base), rows(base[:5]))
 
@@ -122,7 +135,7 @@ def test_results_rows_carry_intervals_and_per_slice_scores():
     rows = [{"index": i, "position": f"axial {i // 2}", "psnr": 30.0 + i, "ssim": 0.8, "hfen": 0.2, "nmse": 0.01,
              "seconds": 0.01} for i in range(8)]
     row = results_row("TV", rows, dataset="brain-smoke", split="test", mask="cartesian", ratio=0.2, parameters=0)
-    assert row["n_positions"] == 4 and row["psnr_ci_low"] < row["psnr_mean"] < row["psnr_ci_high"]
+    assert row["n_blocks"] == 4 and row["psnr_ci_low"] < row["psnr_mean"] < row["psnr_ci_high"]
     assert [r["psnr"] for r in slice_rows(row)] == [r["psnr"] for r in rows]
     payload = {"chapter": "c", "rows": [row]}
     assert find_row(payload, "TV", 0.2) is row

@@ -8,9 +8,10 @@ a reader that globs one folder (fastMRI's ``SliceDataset``) sees one kind of fil
 
 Splits. ``train``, ``val`` and ``test`` are axial slices from disjoint plane positions: the planes with enough brain
 are cut into ``heldout_blocks`` equal segments; the middle of each segment holds a block of ``block_mm`` validation
-planes next to a block of ``block_mm`` test planes (their order alternates between segments), fenced off from the
-training planes by ``guard_mm`` planes on either side; every other plane is for training. Validation and test
-therefore each come from ``heldout_blocks`` blocks spread over the whole height of the brain. ``ood`` (out of
+planes and a block of ``block_mm`` test planes, ``gap_mm`` planes apart (their order alternates between segments),
+fenced off from the training planes by ``guard_mm`` planes on either side; every other plane is for training.
+Validation and test therefore each come from ``heldout_blocks`` blocks spread over the whole height of the brain, and
+no validation plane is a test plane's immediate neighbour. ``ood`` (out of
 distribution) holds coronal and sagittal slices of the same head, which no training or tuning ever sees.
 A split with more slices than positions holds several independently varied versions of each position.
 """
@@ -48,8 +49,8 @@ class Profile:
     ``slices`` and ``multicoil_slices`` give the number of slices per split (train, val, test, ood); the multi-coil
     files hold the first ``multicoil_slices`` slices of each split (the same anatomy as the single-coil files, with
     their own noise) for the contrasts in ``multicoil_contrasts`` and every coil count in ``coils``. The split
-    geometry (``heldout_blocks``, ``block_mm``, ``guard_mm``, ``min_area_fraction``) is described in the module
-    docstring.
+    geometry (``heldout_blocks``, ``block_mm``, ``guard_mm``, ``gap_mm``, ``min_area_fraction``) is described in the
+    module docstring.
     """
 
     name: str
@@ -63,6 +64,7 @@ class Profile:
     heldout_blocks: int = 6
     block_mm: int = 2
     guard_mm: int = 4
+    gap_mm: int = 2
     min_area_fraction: float = 0.15
     variation: brain.SliceVariation = field(default_factory=brain.SliceVariation)
 
@@ -133,31 +135,35 @@ def usable_planes(orientation: str = "axial", *, min_area_fraction: float = 0.15
     return np.arange(usable[0], usable[-1] + 1)
 
 
-def split_positions(split: str, *, heldout_blocks: int = 6, block_mm: int = 2, guard_mm: int = 4,
+def split_positions(split: str, *, heldout_blocks: int = 6, block_mm: int = 2, guard_mm: int = 4, gap_mm: int = 2,
                     min_area_fraction: float = 0.15) -> np.ndarray:
     """Axial planes (MNI152 ``z`` voxel indices, 1 mm) of ``split`` (``train``, ``val`` or ``test``).
 
-    See the module docstring for the layout; the splits are disjoint, and every validation or test plane is more
-    than ``guard_mm`` planes away from every training plane.
+    See the module docstring for the layout; the splits are disjoint, every validation or test plane is more than
+    ``guard_mm`` planes away from every training plane, and validation and test planes are more than ``gap_mm``
+    planes apart.
     """
     if check_split(split) == "ood":
         raise ValueError("split='ood' has coronal and sagittal slices, not axial planes; use ood_positions()")
-    for name, value in (("heldout_blocks", heldout_blocks), ("block_mm", block_mm), ("guard_mm", guard_mm)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "guard_mm" else 1):
-            raise ValueError(f"{name} must be a {'non-negative' if name == 'guard_mm' else 'positive'} integer, "
+    for name, value in (("heldout_blocks", heldout_blocks), ("block_mm", block_mm), ("guard_mm", guard_mm),
+                        ("gap_mm", gap_mm)):
+        may_be_zero = name in ("guard_mm", "gap_mm")
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if may_be_zero else 1):
+            raise ValueError(f"{name} must be a {'non-negative' if may_be_zero else 'positive'} integer, "
                              f"got {value!r}")
     planes = usable_planes(min_area_fraction=min_area_fraction)
-    segment = 2 * guard_mm + 2 * block_mm
+    segment = 2 * guard_mm + 2 * block_mm + gap_mm
     if heldout_blocks * segment >= len(planes):
-        raise ValueError(f"heldout_blocks={heldout_blocks} segments of {segment} mm (2 guard_mm + 2 block_mm) do not "
-                         f"leave training planes in the {len(planes)} usable planes; use fewer or smaller blocks")
+        raise ValueError(f"heldout_blocks={heldout_blocks} segments of {segment} mm (2 guard_mm + 2 block_mm + gap_mm) "
+                         f"do not leave training planes in the {len(planes)} usable planes; use fewer or smaller "
+                         "blocks")
     owner = np.full(len(planes), "train", dtype=object)
     for k in range(heldout_blocks):
         start = int(round((k + 0.5) * len(planes) / heldout_blocks - segment / 2))
         first, second = ("val", "test") if k % 2 == 0 else ("test", "val")
         owner[start:start + segment] = "guard"
         owner[start + guard_mm:start + guard_mm + block_mm] = first
-        owner[start + guard_mm + block_mm:start + guard_mm + 2 * block_mm] = second
+        owner[start + guard_mm + block_mm + gap_mm:start + guard_mm + 2 * block_mm + gap_mm] = second
     return planes[owner == split]
 
 
@@ -188,7 +194,8 @@ def slice_plan(profile: Profile, split: str) -> tuple[np.ndarray, np.ndarray, np
             orientations[k::len(OOD_ORIENTATIONS)] = orientation
         return positions, variants, orientations
     available = split_positions(split, heldout_blocks=profile.heldout_blocks, block_mm=profile.block_mm,
-                                guard_mm=profile.guard_mm, min_area_fraction=profile.min_area_fraction)
+                                guard_mm=profile.guard_mm, gap_mm=profile.gap_mm,
+                                min_area_fraction=profile.min_area_fraction)
     positions, variants = _spread(available, n)
     return positions, variants, np.full(n, "axial", dtype=object)
 

@@ -1,0 +1,37 @@
+"""The chapters' equation checks: they pass on agreement, print the residual, and raise on disagreement."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mrilab.checks import CheckFailed, holds, identity
+
+
+def test_identity_passes_within_the_relative_tolerance_and_returns_the_residual(capsys):
+    reference = torch.tensor([100.0, -50.0], dtype=torch.float64)
+    residual = identity("scaled", reference + 1e-5, reference, rtol=1e-6)
+    assert residual == pytest.approx(1e-5, rel=1e-3)
+    assert "scaled: max |computed − reference| = 1.0e-05 (tolerance 1.0e-04) ✓" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("computed", [torch.tensor([1.0, 2.1]), np.array([1.0, math.nan]), [1.0, 2.0, 3.0]])
+def test_identity_raises_on_a_difference_nan_or_shape(computed):
+    with pytest.raises(CheckFailed, match="eq. 1"):
+        identity("eq. 1", computed, torch.tensor([1.0, 2.0]), rtol=1e-3)
+
+
+def test_identity_compares_complex_values_and_numbers():
+    identity("complex", torch.tensor([1 + 1j]), np.array([1 + 1j]))
+    with pytest.raises(CheckFailed):
+        identity("complex", torch.tensor([1 + 1j]), torch.tensor([1 - 1j]), atol=1e-3)
+    identity("number", 0.1 + 0.2, 0.3, atol=1e-12)
+
+
+def test_holds_accepts_true_and_raises_with_the_detail():
+    holds("bound", torch.tensor([True, True]), "max 0.5")
+    with pytest.raises(CheckFailed, match=r"bound does not hold \(max 1.5\)"):
+        holds("bound", torch.tensor([True, False]), "max 1.5")
+    with pytest.raises(TypeError):
+        holds("bound", "yes")
