@@ -28,7 +28,8 @@ def _as_tensor(name: str, value: object) -> torch.Tensor:
         raise TypeError(f"{name} must be a tensor, an array or a number, got {type(value).__name__}") from None
 
 
-def identity(name: str, computed: object, reference: object, *, rtol: float = 1e-6, atol: float = 0.0) -> float:
+def identity(name: str, computed: object, reference: object, *, rtol: float | None = None,
+             atol: float | None = None) -> float:
     """Check ``computed ≈ reference``: ``max |computed − reference| ≤ atol + rtol · max |reference|``.
 
     Parameters
@@ -40,7 +41,8 @@ def identity(name: str, computed: object, reference: object, *, rtol: float = 1e
     reference
         The same quantity computed independently (the formula written out in the cell).
     rtol, atol
-        Relative (to the largest magnitude of ``reference``) and absolute tolerances.
+        Relative (to the largest magnitude of ``reference``) and absolute tolerances. Without either, ``rtol`` is
+        10⁻⁶; a tolerance that is not given is zero once the other one is.
 
     Returns
     -------
@@ -52,6 +54,9 @@ def identity(name: str, computed: object, reference: object, *, rtol: float = 1e
     CheckFailed
         When the residual exceeds the tolerance, or the shapes differ.
     """
+    if rtol is None and atol is None:
+        rtol = 1e-6
+    rtol, atol = rtol or 0.0, atol or 0.0
     if not (rtol >= 0 and atol >= 0):
         raise ValueError(f"rtol and atol must be non-negative, got {rtol!r} and {atol!r}")
     got, expected = _as_tensor("computed", computed), _as_tensor("reference", reference)

@@ -22,7 +22,7 @@ import torch
 from .data import SliceDataset
 from .evaluation import evaluate
 from .io import atomic_write
-from .recipes import cgpd_csnet, ista_net
+from .recipes import cgpd_csnet, ifr_net, ista_net
 from .runtime import machine_info, runs_dir
 from .stats import summarize
 
@@ -52,6 +52,17 @@ CANDIDATES = {
         },
         "smoke": {"4 steps × 2 slices": {"steps": 4, "batch_size": 2}},
     },
+    # IFR-Net's warm-started pseudo-radial series (10 % from scratch, then 20, 30, 40 %), scored on radial masks;
+    # the Table V pattern models fine-tune from the 20 % model with the same per-ratio steps. Two candidates, the
+    # schedule the demo weights were first trained with and one of half its length, keep the selection (with its
+    # seed repeats) within an hour on two cores
+    "ifr_net": {
+        "demo": {
+            "300 + 3 × 150 steps": {"first_steps": 300, "train": {"steps": 150}},
+            "600 + 3 × 300 steps": {"first_steps": 600, "train": {"steps": 300}},
+        },
+        "smoke": {"8 + 3 × 4 steps": {"first_steps": 8, "train": {"steps": 4}}},
+    },
     # the small CGPD-CSNet every ablation variant of the two-grid chapter starts from (its full variant (f))
     "cgpd_ablation": {
         "demo": {"40 steps × 4 slices": {"steps": 40}, "240 steps × 4 slices": {"steps": 240}},
@@ -60,7 +71,10 @@ CANDIDATES = {
 }
 #: The training (and validation) ratios of the ablation-size model, as in the two-grid chapter.
 ABLATION_RATIOS = (0.1, 0.3)
-METHOD_NAMES = {"ista_net": "ISTA-Net+", "cgpd_csnet": "CGPD-CSNet", "cgpd_ablation": "CGPD-CSNet (ablation size)"}
+METHOD_NAMES = {"ista_net": "ISTA-Net+", "cgpd_csnet": "CGPD-CSNet", "cgpd_ablation": "CGPD-CSNet (ablation size)",
+                "ifr_net": "IFR-Net"}
+#: The sampling masks each method is trained and validated on (default: 1-D random Cartesian).
+MASKS = {"ifr_net": ifr_net.MASK}
 
 
 def record_path(method: str, profile: str) -> Path:
@@ -72,8 +86,13 @@ def _models(method: str, profile: str, overrides: dict, seed: int,
             ratios: tuple = ista_net.RATIOS) -> tuple[dict, float]:
     """Return ``({ratio: model}, training seconds)`` of one candidate (trained, or loaded from its finished run).
 
-    ISTA-Net+ trains its warm-started series up to the last of ``ratios``.
+    ISTA-Net+ and IFR-Net train their warm-started series up to the last of ``ratios`` (IFR-Net: its own
+    pseudo-radial ratios, :data:`mrilab.recipes.ifr_net.RATIOS`).
     """
+    if method == "ifr_net":
+        trained = {r: ifr_net.train(profile, r, seed=seed, schedule=overrides, progress=False)
+                   for r in ifr_net.RATIOS}
+        return {r: m for r, (m, _) in trained.items()}, sum(h["seconds"] for _, h in trained.values())
     if method == "ista_net":
         trained = {r: ista_net.train(profile, r, seed=seed, schedule=overrides, progress=False) for r in ratios}
         return {r: m for r, (m, _) in trained.items()}, sum(h["seconds"] for _, h in trained.values())
@@ -86,9 +105,9 @@ def _models(method: str, profile: str, overrides: dict, seed: int,
     return dict.fromkeys(ratios, model), history["seconds"]
 
 
-def validation_psnr(models: dict, profile: str) -> dict[float, float]:
-    """Return the mean validation PSNR (over positions, clean target, head mask) of each ratio's model."""
-    return {r: summarize(evaluate(model, SliceDataset(profile, "val", "T1w", ratios=(r,)), device="cpu"),
+def validation_psnr(models: dict, profile: str, mask: str = "cartesian") -> dict[float, float]:
+    """Return the mean validation PSNR (over blocks, clean target, head mask) of each ratio's model on ``mask``."""
+    return {r: summarize(evaluate(model, SliceDataset(profile, "val", "T1w", mask=mask, ratios=(r,)), device="cpu"),
                          metrics=("psnr",))["psnr_mean"] for r, model in models.items()}
 
 
@@ -105,7 +124,7 @@ def select(method: str, profile: str = "demo") -> dict:
     tried = []
     for name, overrides in candidates.items():
         models, seconds = _models(method, profile, overrides, seed=0)
-        scores = validation_psnr(models, profile)
+        scores = validation_psnr(models, profile, MASKS.get(method, "cartesian"))
         tried.append({"name": name, "overrides": overrides, "seed": 0, "train_seconds": round(seconds, 1),
                       "val_psnr": {str(r): round(v, 4) for r, v in scores.items()},
                       "val_psnr_mean": round(float(np.mean(list(scores.values()))), 4)})
@@ -115,10 +134,11 @@ def select(method: str, profile: str = "demo") -> dict:
     repeats = []
     for seed in SEEDS:
         models, seconds = _models(method, profile, chosen["overrides"], seed=seed)
-        scores = validation_psnr(models, profile)
+        scores = validation_psnr(models, profile, MASKS.get(method, "cartesian"))
         repeats.append({"seed": seed, "train_seconds": round(seconds, 1),
                         "val_psnr": {str(r): round(v, 4) for r, v in scores.items()}})
-    record = {"method": METHOD_NAMES[method], "profile": profile, "split": "val", "rule": RULE,
+    record = {"method": METHOD_NAMES[method], "profile": profile, "split": "val",
+              "mask": MASKS.get(method, "cartesian"), "rule": RULE,
               "tolerance_db": TOLERANCE_DB, "candidates": tried, "chosen": chosen["name"], "seed_repeats": repeats,
               "kernel_order": kernel_order_repeat(method, profile, chosen) if method == KERNEL_ORDER_METHOD else None,
               "machine": machine_info(), "written": time.strftime("%Y-%m-%d")}
@@ -150,7 +170,7 @@ def kernel_order_repeat(method: str, profile: str, chosen: dict, *, threads: int
 
 
 def load_record(method: str, profile: str = "demo") -> dict:
-    """Return the committed selection record of ``method`` (``"ista_net"`` or ``"cgpd_csnet"``) in ``profile``."""
+    """Return the committed selection record of ``method`` (a key of :data:`CANDIDATES`) in ``profile``."""
     path = record_path(method, profile)
     if not path.exists():
         raise FileNotFoundError(f"no selection record {path}; run `python benchmarks/select_recipe.py "

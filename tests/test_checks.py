@@ -22,6 +22,12 @@ def test_identity_raises_on_a_difference_nan_or_shape(computed):
         identity("eq. 1", computed, torch.tensor([1.0, 2.0]), rtol=1e-3)
 
 
+def test_a_given_tolerance_replaces_the_default_relative_one():
+    identity("default", 1.0 + 5e-7, 1.0)
+    with pytest.raises(CheckFailed):
+        identity("absolute only", 1.0 + 5e-7, 1.0, atol=1e-9)  # no hidden rtol = 1e-6 on top of atol
+
+
 def test_identity_compares_complex_values_and_numbers():
     identity("complex", torch.tensor([1 + 1j]), np.array([1 + 1j]))
     with pytest.raises(CheckFailed):

@@ -1,8 +1,10 @@
 """IFR-CS and IFR-Net: DCT bases, the DCT-frame denoiser, the feature descriptor (eq. 13), S_PLF (eq. 9), the
-closed-form reconstruction step (eq. 6), the gradient form of the u-update (eq. 4), IFR-CS and every IFRNet option."""
+closed-form reconstruction step (eq. 6), the gradient form of the u-update (eq. 4), IFR-CS and every IFRNet option;
+and naive references (loops, dense matrices) of every equation of an IFR-Net stage, which the model must equal."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -193,7 +195,9 @@ def test_plf_and_its_gradients_equal_autograd_through_the_naive_formula(dtype):
 
 def test_plf_rejects_a_bad_q():
     with pytest.raises(ValueError, match="q must be"):
-        piecewise_linear(torch.zeros(3), torch.zeros(2, 5))
+        piecewise_linear(torch.zeros(3), torch.zeros(2, 2, 5))
+    with pytest.raises(ValueError, match="q must be"):
+        piecewise_linear(torch.zeros(3), torch.zeros(1))
 
 
 # -- eq. (6) and eq. (4) -------------------------------------------------------------------------------------------
@@ -272,6 +276,7 @@ OPTIONS = [
     {"shared": True},
     {"refine": False},
     {"out_size": 5, "n_points": 21},
+    {"descriptor_of": "x", "blur_sigma": 50.0, "blur_radius": 6, "plf_per_filter": True},
 ]
 
 
@@ -281,7 +286,8 @@ def test_ifrnet_options_parameter_count_stages_and_gradients(options):
     model = IFRNet(**{"n_stages": 2, **options})
     counted = sum(p.numel() for p in model.parameters())
     keys = ("n_stages", "n_blocks", "n_filters", "filter_size", "out_size", "n_points", "shared", "refine")
-    assert counted == IFRNet.parameter_count(**{k: model.config[k] for k in keys})
+    per_filter = model.config.get("plf_per_filter", False)
+    assert counted == IFRNet.parameter_count(**{k: model.config[k] for k in keys}, plf_per_filter=per_filter)
     op, y, target = phantom_problem(16)
     x, stages = model(y, op.mask.reshape(16, 16), return_stages=True)
     assert len(stages) == model.config["n_stages"]
@@ -338,3 +344,320 @@ def test_real_imaginary_batch_round_trip_and_errors():
         batch_to_complex(torch.zeros(3, 1, 4, 4))
     with pytest.raises(TypeError):
         complex_to_batch(torch.zeros(2, 1, 4, 4))
+
+
+# -- naive references: the equations written out with loops and dense matrices ----------------------------------------
+# Each function below is eq. (6), (7)–(10), (11), (13) or (9) of the paper computed the slow way (NumPy float64,
+# explicit loops over pixels, taps and patches, a dense DFT matrix), so that the tests pin IFRNet, its blocks and
+# mrilab.ifr to the equations rather than to an earlier run of the same code.
+def reflect(k: int, n: int) -> int:
+    """Index ``k`` of a length-``n`` axis padded by reflection (the edge sample is not repeated)."""
+    while k < 0 or k >= n:
+        k = -k if k < 0 else 2 * (n - 1) - k
+    return k
+
+
+def dense_dft(n: int) -> np.ndarray:
+    """The centred orthonormal 1-D DFT as an ``n × n`` matrix (``n`` even): rows and columns indexed from −n/2."""
+    k = np.arange(n) - n // 2
+    return np.exp(-2j * np.pi * np.outer(k, k) / n) / np.sqrt(n)
+
+
+def naive_dc(x_t: np.ndarray, y: np.ndarray, mask: np.ndarray, rho: float) -> np.ndarray:
+    """Eq. (6) with dense matrices: ``x = F^H diag(1 / (M + ρ)) (y + ρ F x_t)`` on the vectorised image."""
+    h, w = x_t.shape
+    F_ = np.kron(dense_dft(h), dense_dft(w))  # row-major vectorisation: the 2-D DFT is the Kronecker product
+    m = mask.reshape(-1).astype(float)
+    return (F_.conj().T @ ((y.reshape(-1) + rho * (F_ @ x_t.reshape(-1))) / (m + rho))).reshape(h, w)
+
+
+def naive_conv(image: np.ndarray, kernel: np.ndarray, bias: float = 0.0) -> np.ndarray:
+    """``bias + kernel * image`` as a convolution layer computes it: correlation, zero padding, same size."""
+    h, w = image.shape
+    r = kernel.shape[0] // 2
+    out = np.full((h, w), float(bias))
+    for i in range(h):
+        for j in range(w):
+            for a in range(kernel.shape[0]):
+                for b in range(kernel.shape[1]):
+                    if 0 <= i + a - r < h and 0 <= j + b - r < w:
+                        out[i, j] += kernel[a, b] * image[i + a - r, j + b - r]
+    return out
+
+
+def naive_plf_scalar(alpha: float, q: list[float]) -> float:
+    """Eq. (9) for one number: the three cases, ``p_i`` uniform in [−1, 1], ``r = ⌊(α − p_1)/(p_2 − p_1)⌋``."""
+    n = len(q)
+    p = [-1 + 2 * i / (n - 1) for i in range(n)]
+    if alpha < p[0]:
+        return alpha + q[0] - p[0]
+    if alpha > p[-1]:
+        return alpha + q[-1] - p[-1]
+    r = min(math.floor((alpha - p[0]) / (p[1] - p[0])), n - 2)  # 0-based; α = p_Nc uses the last segment
+    return q[r] + (alpha - p[r]) * (q[r + 1] - q[r]) / (p[r + 1] - p[r])
+
+
+def naive_blur(image: np.ndarray, sigma: float, radius: int) -> np.ndarray:
+    """The Gaussian blur ``u_b`` of eq. (13): weights ``exp(−(a² + b²)/2σ²)`` on the square, normalised; reflection."""
+    h, w = image.shape
+    taps = [(a, b) for a in range(-radius, radius + 1) for b in range(-radius, radius + 1)]
+    weights = [math.exp(-(a * a + b * b) / (2 * sigma**2)) for a, b in taps]
+    total = sum(weights)
+    out = np.zeros((h, w))
+    for i in range(h):
+        for j in range(w):
+            out[i, j] = sum(g * image[reflect(i + a, h), reflect(j + b, w)] for g, (a, b) in zip(weights, taps,
+                                                                                                strict=True)) / total
+    return out
+
+
+def naive_descriptor(u: np.ndarray, V: float, sigma: float = 1.0, radius: int = 2, window: int = 5) -> np.ndarray:
+    """Eq. (13) with explicit patch loops: ``T = 1 − |(2σ_pq + V)/(σ_p² + σ_q² + V)|`` at every pixel.
+
+    ``p`` is the ``window × window`` patch of ``|u|`` around the pixel and ``q`` that of its blur (both padded by
+    reflection); ``σ`` are the population (co)variances of the patch, i.e. window means (the module's reading).
+    """
+    p_image = np.abs(u)
+    q_image = naive_blur(p_image, sigma, radius)
+    h, w = p_image.shape
+    half = window // 2
+    T = np.zeros((h, w))
+    for i in range(h):
+        for j in range(w):
+            cells = [(reflect(i + a, h), reflect(j + b, w)) for a in range(-half, half + 1)
+                     for b in range(-half, half + 1)]
+            p = [p_image[c] for c in cells]
+            q = [q_image[c] for c in cells]
+            mean_p, mean_q = sum(p) / len(p), sum(q) / len(q)
+            var_p = sum((v - mean_p) ** 2 for v in p) / len(p)
+            var_q = sum((v - mean_q) ** 2 for v in q) / len(q)
+            cov = sum((a - mean_p) * (b - mean_q) for a, b in zip(p, q, strict=True)) / len(p)
+            T[i, j] = 1 - abs((2 * cov + V) / (var_p + var_q + V))
+    return T
+
+
+def naive_refinement(x: np.ndarray, u: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """Eq. (11), pixel by pixel: ``x_t = u + T ⊗ (x − u)``."""
+    x_t = np.zeros_like(u)
+    for i in range(u.shape[0]):
+        for j in range(u.shape[1]):
+            x_t[i, j] = u[i, j] + T[i, j] * (x[i, j] - u[i, j])
+    return x_t
+
+
+def naive_block(u: np.ndarray, x: np.ndarray, block: torch.nn.Module) -> np.ndarray:
+    """Eqs. (7)–(10) for one block: ``μ₁ u + μ₂ x − (w₂ * S_PLF(w₁ * u + b₁) + b₂)``, real and imaginary parts apart.
+
+    ``u`` is the block's input ``u^(n,k−1)`` (``u^(n,0) = x^(n)``), as eq. (4) applies ``D_l`` to the previous iterate.
+    """
+    w1, b1 = block.c1.weight.detach().double().numpy(), block.c1.bias.detach().double().numpy()
+    w2, b2 = block.c2.weight.detach().double().numpy(), block.c2.bias.detach().double().numpy()
+    q = block.h.q.detach().double().numpy()
+    mu1, mu2 = float(block.mu1.detach()), float(block.mu2.detach())
+    out = []
+    for u_part, x_part in ((u.real, x.real), (u.imag, x.imag)):
+        c2 = np.full(u.shape, float(b2[0]))
+        for l in range(w1.shape[0]):
+            c1 = naive_conv(u_part, w1[l, 0], b1[l])
+            q_l = list(q[l] if q.ndim == 2 else q)  # one S_PLF per filter, or one for the block
+            h_l = np.vectorize(lambda a, q_l=q_l: naive_plf_scalar(float(a), q_l))(c1)
+            c2 += naive_conv(h_l, w2[0, l])
+        out.append(mu1 * u_part + mu2 * x_part - c2)
+    return out[0] + 1j * out[1]
+
+
+def naive_ifrnet(model: IFRNet, y: np.ndarray, mask: np.ndarray) -> list[dict]:
+    """The stages of eq. (5) for one image, from the model's parameters alone.
+
+    ``X^(1)``: ``x^(1) = F⁻¹[y / (M + ρ^(1))]`` (``x_t^(0) = 0``, the paper's initial step, not ``A^H y``); stage
+    ``n``: ``K`` blocks from ``u^(n,0) = x^(n)``, ``T^(n)`` of the descriptor's image, ``x_t^(n)`` by eq. (11), and the
+    next reconstruction module with ``ρ^(n+1)``.
+    """
+    config = {"descriptor_of": "u", "blur_radius": None, **model.config}  # options at their defaults are left out
+    rho = model.rho.detach().double().numpy()
+    V = model.V.detach().double().numpy() if model.V is not None else None
+    radius = config["blur_radius"] if config["blur_radius"] is not None else math.ceil(2 * config["blur_sigma"])
+    x = naive_dc(np.zeros(y.shape, dtype=complex), y, mask, rho[0])
+    stages = []
+    for n in range(config["n_stages"]):
+        u = x
+        for block in model.denoisers[0 if config["shared"] else n]:
+            u = naive_block(u, x, block)
+        stage = {"x_in": x, "u": u}
+        if V is not None:
+            source = u if config["descriptor_of"] == "u" else x
+            stage["T"] = naive_descriptor(source, V[n], config["blur_sigma"], radius, config["window"])
+            x_t = naive_refinement(x, u, stage["T"])
+        else:
+            x_t = u
+        x = naive_dc(x_t, y, mask, rho[n + 1])
+        stages.append({**stage, "x_t": x_t, "x": x})
+    return stages
+
+
+def perturbed_ifrnet(seed: int = 0, **options: object) -> IFRNet:
+    """A small IFRNet (float64) with every parameter moved off its initial value and a distinct ρ^(n), V^(n) per stage.
+
+    With equal ρ (or V) in every stage, a model that used the wrong stage's would still pass.
+    """
+    torch.manual_seed(seed)
+    model = IFRNet(**{"n_stages": 2, "n_blocks": 2, "n_points": 11, **options}).double()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.startswith("denoisers"):
+                parameter.add_(0.1 * torch.randn_like(parameter))
+        model.log_rho.copy_(torch.linspace(0.2, 1.9, model.log_rho.numel(), dtype=torch.float64).log())
+        if model.log_V is not None:
+            model.log_V.copy_(torch.linspace(0.01, 0.04, model.log_V.numel(), dtype=torch.float64).log())
+    return model
+
+
+def tiny_problem(n: int = 8, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Measured k-space ``(1, 1, n, n)`` complex128 of a random image with a smooth part, and its radial mask."""
+    generator = torch.Generator().manual_seed(seed)
+    t = torch.linspace(-1, 1, n, dtype=torch.float64)
+    smooth = 0.5 + 0.3 * torch.outer(t, t.flip(0))
+    image = smooth + 0.2 * torch.randn(n, n, generator=generator, dtype=torch.float64)
+    image = image * torch.exp(0.5j * torch.outer(t, torch.ones_like(t)))
+    mask = radial_mask((n, n), 0.4)
+    return mask * fft2c(image[None, None]), mask
+
+
+def test_dense_dft_is_the_operators_fft():
+    x = torch.randn(6, 8, dtype=torch.complex128)
+    dense = np.kron(dense_dft(6), dense_dft(8)) @ x.numpy().reshape(-1)
+    np.testing.assert_allclose(dense.reshape(6, 8), fft2c(x[None, None])[0, 0].numpy(), atol=1e-12)
+
+
+def test_soft_dc_is_eq_6_with_dense_matrices():
+    y, mask = tiny_problem()
+    x_t = torch.randn(1, 1, 8, 8, dtype=torch.complex128)
+    got = MRIOperator(mask).soft_dc(x_t, y, 0.7)[0, 0].numpy()
+    np.testing.assert_allclose(got, naive_dc(x_t[0, 0].numpy(), y[0, 0].numpy(), mask.numpy(), 0.7), atol=1e-12)
+
+
+def test_feature_descriptor_is_eq_13_with_explicit_patch_loops():
+    generator = torch.Generator().manual_seed(1)
+    u = torch.rand(1, 1, 9, 7, generator=generator, dtype=torch.float64) * torch.exp(
+        1j * torch.rand(1, 1, 9, 7, generator=generator, dtype=torch.float64))
+    for sigma, radius, window in ((1.0, None, 5), (2.5, 3, 3)):
+        got = feature_descriptor(u, 3e-3, blur_sigma=sigma, blur_radius=radius, window=window)[0, 0].numpy()
+        expected = naive_descriptor(u[0, 0].numpy(), 3e-3, sigma, math.ceil(2 * sigma) if radius is None else radius,
+                                    window)
+        np.testing.assert_allclose(got, expected, atol=1e-10)
+
+
+def test_feature_refinement_is_eq_11_of_the_descriptor_of_u():
+    generator = torch.Generator().manual_seed(2)
+    x, u = (torch.rand(1, 1, 8, 8, generator=generator, dtype=torch.float64).to(torch.complex128) for _ in range(2))
+    x_t, T = feature_refinement(x, u, 1e-2)
+    expected_T = naive_descriptor(u[0, 0].numpy(), 1e-2)
+    np.testing.assert_allclose(T[0, 0].numpy(), expected_T, atol=1e-10)
+    np.testing.assert_allclose(x_t[0, 0].numpy(), naive_refinement(x[0, 0].numpy(), u[0, 0].numpy(), expected_T),
+                               atol=1e-10)
+    x_t, T = feature_refinement(x, u, 1e-2, descriptor_of="x")  # the released code's choice: T of x
+    np.testing.assert_allclose(T[0, 0].numpy(), naive_descriptor(x[0, 0].numpy(), 1e-2), atol=1e-10)
+    with pytest.raises(ValueError, match="descriptor_of"):
+        feature_refinement(x, u, 1e-2, descriptor_of="x_t")
+
+
+@pytest.mark.parametrize("rows", [None, 3])
+def test_plf_is_eq_9_element_by_element(rows):
+    generator = torch.Generator().manual_seed(4)
+    q = torch.randn(*(() if rows is None else (rows,)), 9, generator=generator, dtype=torch.float64)
+    alpha = 1.6 * torch.randn(2, rows or 3, 4, 5, generator=generator, dtype=torch.float64)
+    alpha[0, 0, 0, :3] = torch.tensor([-1.0, 1.0, 0.25], dtype=torch.float64)  # the ends and a control point
+    got = piecewise_linear(alpha, q)
+    for index in np.ndindex(*alpha.shape):
+        q_row = (q if rows is None else q[index[1]]).tolist()
+        assert math.isclose(float(got[index]), naive_plf_scalar(float(alpha[index]), q_row), abs_tol=1e-12), index
+
+
+def test_plf_per_channel_rejects_a_channel_mismatch():
+    with pytest.raises(ValueError, match="channels"):
+        piecewise_linear(torch.zeros(1, 4, 2, 2), torch.zeros(3, 5))
+
+
+def test_block_is_eqs_7_to_10_on_the_previous_iterate():
+    model = perturbed_ifrnet()
+    block = model.denoisers[0][0]
+    generator = torch.Generator().manual_seed(5)
+    u, x = (torch.randn(1, 1, 8, 8, generator=generator, dtype=torch.complex128) for _ in range(2))
+    with torch.no_grad():
+        got = batch_to_complex(block(complex_to_batch(u), complex_to_batch(x)))[0, 0].numpy()
+    np.testing.assert_allclose(got, naive_block(u[0, 0].numpy(), x[0, 0].numpy(), block), atol=1e-10)
+
+
+def test_first_stage_starts_from_the_papers_initial_step_not_the_zero_filled_image():
+    model = perturbed_ifrnet()
+    y, mask = tiny_problem()
+    with torch.no_grad():
+        _, stages = model(y, mask, return_stages=True)
+    rho1 = float(model.rho[0].detach())
+    # x^(1) = F⁻¹[y / (M + ρ^(1))]: the sampled frequencies divided by 1 + ρ^(1), written with the dense DFT
+    F_ = np.kron(dense_dft(8), dense_dft(8))
+    expected = (F_.conj().T @ (y[0, 0].numpy().reshape(-1) / (mask.numpy().reshape(-1) + rho1))).reshape(8, 8)
+    np.testing.assert_allclose(stages[0]["x_in"][0, 0].numpy(), expected, atol=1e-12)
+    zero_filled = MRIOperator(mask).adjoint(y)[0, 0].numpy()
+    assert np.abs(expected - zero_filled).max() > 0.1 * np.abs(zero_filled).max()  # the two differ: ρ^(1) matters
+
+
+@pytest.mark.parametrize("options", [
+    {},
+    {"descriptor_of": "x"},
+    {"plf_per_filter": True},
+    {"blur_sigma": 5.0, "blur_radius": 3},
+    {"shared": True, "n_stages": 3},
+    {"refine": False},
+])
+def test_every_stage_equals_eqs_6_to_11_written_out(options):
+    model = perturbed_ifrnet(**options)
+    y, mask = tiny_problem()
+    with torch.no_grad():
+        x_hat, stages = model(y, mask, return_stages=True)
+    expected = naive_ifrnet(model, y[0, 0].numpy(), mask.numpy())
+    assert len(stages) == len(expected) == model.config["n_stages"]
+    for n, (got, want) in enumerate(zip(stages, expected, strict=True)):
+        assert set(got) == set(want), n
+        for key, value in want.items():
+            np.testing.assert_allclose(got[key][0, 0].numpy(), value, atol=1e-9, err_msg=f"stage {n + 1}, {key}")
+    np.testing.assert_allclose(x_hat[0, 0].numpy(), expected[-1]["x"], atol=1e-9)
+
+
+def test_output_is_soft_data_consistent_with_the_last_rho():
+    # at a sampled frequency X^(N_s+1) leaves ρ/(1 + ρ) of the residual of x_t: soft, not exact, data consistency
+    model = perturbed_ifrnet()
+    y, mask = tiny_problem()
+    with torch.no_grad():
+        x_hat, stages = model(y, mask, return_stages=True)
+    rho = float(model.rho[-1].detach())
+    op = MRIOperator(mask)
+    before, after = op.forward(stages[-1]["x_t"]) - y, op.forward(x_hat) - y
+    torch.testing.assert_close(after, rho / (1 + rho) * before)
+    assert float(after.abs().max()) > 0.01 * float(y.abs().max())
+
+
+def test_ifrnet_config_holds_the_released_code_options_only_when_they_are_used():
+    # a default model keeps the config of the models (and checkpoints) made before these options existed
+    old_keys = {"n_stages", "n_blocks", "n_filters", "filter_size", "out_size", "n_points", "init", "shared", "refine",
+                "rho", "V", "mu", "threshold", "step", "blur_sigma", "window"}
+    assert set(IFRNet().config) == old_keys
+    code = IFRNet(descriptor_of="x", blur_sigma=50.0, blur_radius=25, plf_per_filter=True)
+    assert {k: code.config[k] for k in ("descriptor_of", "blur_radius", "plf_per_filter")} == {
+        "descriptor_of": "x", "blur_radius": 25, "plf_per_filter": True}
+    rebuilt = IFRNet(**code.config)
+    assert rebuilt.config == code.config and rebuilt.descriptor == code.descriptor
+
+
+def test_ifrnet_released_code_options_count_parameters():
+    assert IFRNet.parameter_count(plf_per_filter=True) == 13497
+    model = IFRNet(plf_per_filter=True)
+    assert sum(p.numel() for p in model.parameters()) == 13497
+    assert model.denoisers[0][0].h.q.shape == (8, 101)
+    with pytest.raises(ValueError, match="descriptor_of"):
+        IFRNet(descriptor_of="T")
+    with pytest.raises(ValueError, match="blur_radius"):
+        IFRNet(blur_radius=0)
+    y, mask = tiny_problem()
+    with pytest.raises(ValueError, match="blur_radius 25 must be smaller"):
+        IFRNet(n_stages=1, blur_sigma=50.0, blur_radius=25).double()(y, mask)

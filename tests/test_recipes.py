@@ -151,12 +151,45 @@ def test_ifr_runs_cover_the_main_series_patterns_and_ablations():
     assert {r["variant"] for r in runs_ if "variant" in r} == set(ifr_net.variants("demo"))
 
 
+def test_ifr_ablations_name_what_they_follow_and_compare_like_with_like():
+    variants = ifr_net.variants("demo")
+    assert all(ifr_net.follows(v) for v in variants)  # a table, a figure or a file of the released code
+    assert ifr_net.follows("N_s = 3") == "Fig. 6"
+    # the wider random-initialised model is compared with the random-initialised one of the reference's width
+    assert ifr_net.baseline("L = 16 (random init)") == "random init"
+    wide, base = variants["L = 16 (random init)"], variants[ifr_net.baseline("L = 16 (random init)")]
+    assert wide["init"] == base["init"] == "random" and {k for k in wide if wide[k] != base.get(k)} == {"n_filters"}
+    assert all(ifr_net.baseline(v) == "reference" for v in variants if v != "L = 16 (random init)")
+    # a variant and its baseline have the same seeds, so that they are paired seed by seed
+    assert all(ifr_net.seeds("demo", v) == ifr_net.seeds("demo", ifr_net.baseline(v)) for v in ifr_net.SEEDED)
+    # the released code's choices, alone and together
+    code = {v: o for v, o in variants.items() if v.endswith("(code)")}
+    assert code["T of x (code)"] == {"descriptor_of": "x"}
+    assert code["flat blur (code)"] == {"blur_sigma": 50.0, "blur_radius": 25}
+    assert code["S_PLF per filter (code)"] == {"plf_per_filter": True}
+    assert code["all three (code)"] == {k: v for o in list(code.values())[:3] for k, v in o.items()}
+
+
+def test_ifr_schedule_overrides_the_series_without_renaming_the_default(runs):
+    default = ifr_net.trainer("smoke", 0.2)
+    same = ifr_net.trainer("smoke", 0.2, schedule={"first_steps": 8, "train": {"steps": 4}})
+    assert same.run == default.run  # the profile's own schedule, spelled out: the same run
+    longer = ifr_net.trainer("smoke", 0.2, schedule={"train": {"steps": 6}})
+    assert longer.run != default.run and longer.config.steps == 6
+    assert ifr_net.run_steps("smoke", 0.1, schedule={"first_steps": 16}) == 16
+    with pytest.raises(KeyError, match="not an IFR-Net setting"):
+        ifr_net.trainer("smoke", 0.2, schedule={"epochs": 3})
+
+
 def test_ifr_trainer_warm_starts_and_names_variants(runs):
     assert ifr_net.trainer("smoke", 0.1).start_from is None
     assert ifr_net.trainer("smoke", 0.3).start_from == ("radial", 0.2)
     assert ifr_net.trainer("smoke", 0.25, mask="random2d").start_from == ("radial", 0.2)
     variant = ifr_net.trainer("smoke", 0.4, variant="no refinement")
     assert variant.start_from is None and variant.model.config["refine"] is False
+    code = ifr_net.trainer("smoke", 0.4, variant="all three (code)").model.config
+    assert (code["descriptor_of"], code["blur_sigma"], code["blur_radius"], code["plf_per_filter"]) == ("x", 50.0, 25,
+                                                                                                       True)
     assert variant.config.steps == ifr_net.SETTINGS["smoke"]["ablation"]["steps"]
     with pytest.raises(ValueError, match="variant must be one of"):
         ifr_net.trainer("smoke", 0.4, variant="bigger")

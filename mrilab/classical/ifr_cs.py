@@ -50,8 +50,10 @@ def ifr_cs(op: MRIOperator, y: torch.Tensor, lam: float | torch.Tensor | None = 
     blur_sigma, window:
         Of :func:`mrilab.ifr.feature_descriptor`.
 
-    Returns the last reconstruction ``x^(N)`` (data-consistent); ``history.objective`` is empty (the refinement
-    step makes IFR-CS a fixed-point iteration, not the minimisation of one objective).
+    Returns the last reconstruction ``x^(N)``, the output of a reconstruction step: *soft* data consistency, which
+    leaves the fraction ``ρ/(1 + ρ)`` of the residual at every sampled frequency, so ``x^(N)`` does not reproduce the
+    samples exactly. ``history.objective`` is empty (the refinement step makes IFR-CS a fixed-point iteration, not
+    the minimisation of one objective).
     """
     if not isinstance(op, MRIOperator) or op.sens is not None:
         raise TypeError(f"op must be a single-coil mrilab.ops.MRIOperator, got {type(op).__name__}")

@@ -35,9 +35,9 @@ _EVALUATION, _TRAINING, _RATIO = 0, 1, 2
 TARGETS = ("auto", "clean", "noisy")
 #: Planes of one orientation closer than this (in mm, i.e. MNI152 voxels) belong to one *block*, the unit the
 #: statistics resample (:mod:`mrilab.stats`). Adjacent planes 1 mm apart show nearly the same anatomy, so their
-#: scores are not independent; the book's held-out blocks lie about 20 mm apart and its out-of-distribution planes
-#: 11–14 mm apart, far enough for different structures to fill the slice. 8 mm (twice the guard between training
-#: and held-out planes) separates the two cases.
+#: scores are not independent; the blocks of one held-out split lie 16–26 mm apart and the out-of-distribution
+#: planes 11–14 mm apart, far enough for different structures to fill the slice. 8 mm (twice the guard between
+#: training and held-out planes) separates the two cases.
 BLOCK_GAP_MM = 8
 
 

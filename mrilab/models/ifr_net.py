@@ -25,15 +25,31 @@ Where the paper leaves a choice, we chose:
   ``μ₁ = 1 − mu``; ``ρ^(n) = rho``, ``V^(n) = V``. ``ρ`` and ``V`` are learned through their logarithms, so
   they stay positive.
 * **Output.** A last reconstruction module ``X^(N_s+1)`` turns ``x_t^(N_s)`` into the output (as ADMM-Net's graph
-  ends), so the output is consistent with the measured samples.
+  ends). It is *soft* data consistency: at every sampled frequency it leaves the fraction
+  ``ρ^(N_s+1) / (1 + ρ^(N_s+1))`` of the residual ``F x_t − y``, so the output does not reproduce the samples
+  unless that ρ is small.
 * **Complex images.** The real and imaginary parts go through ``Z`` as two images with the same weights (the
   paper's multi-channel extension, Section IV); ``T`` is computed on ``|u|`` (:mod:`mrilab.ifr`).
 
-Parameters, with ``D = 1`` (weights shared by the stages) or ``N_s``, and ``[refine]`` = 1 with refinement::
+Where the authors' released code (``yqx7150/IFR-Net-Code``) departs from the paper's text, the default follows the
+text and an option follows the code (the IFR chapters measure each as an ablation):
 
-    D · K · (L (w_f² + f² + 1) + 1 + N_c + 2)  +  (N_s + 1)  +  N_s · [refine]
+* ``descriptor_of``: ``"u"``, ``T^(n) = T(u^(n))`` (Appendix A: "a denoised image u should be inputted first"), or
+  ``"x"``, ``T(x^(n))`` as ``layersfunction/Tmid.m`` computes it (``texture_map(x, c)``).
+* ``blur_sigma``, ``blur_radius``: the descriptor's Gaussian blur, which the paper does not size; default σ = 1 pixel
+  on a 5 × 5 support; the code's ``config.m`` and ``util/texture_map.m`` use σ = 50 on 51 × 51 (``blur_sigma=50,
+  blur_radius=25``), a nearly flat window.
+* ``plf_per_filter``: ``S_PLF`` has one set of ``q`` per block (eq. 9 writes ``q^(n,k)`` without a filter index) or,
+  ``True``, one per filter as in ``util/initialize_IFR_NET.m`` (``linew`` holds ``N_c`` values for each of the ``L``
+  filters).
 
-which for the paper's network (``N_s = 7``, ``K = 2``, ``L = 8``, ``w_f = f = 3``, ``N_c = 101``) is 3,599.
+Parameters, with ``D = 1`` (weights shared by the stages) or ``N_s``, ``[refine]`` = 1 with refinement and
+``P = L`` with one ``S_PLF`` per filter, else 1::
+
+    D · K · (L (w_f² + f² + 1) + 1 + P · N_c + 2)  +  (N_s + 1)  +  N_s · [refine]
+
+which for the paper's network (``N_s = 7``, ``K = 2``, ``L = 8``, ``w_f = f = 3``, ``N_c = 101``) is 3,599, and
+13,497 with one ``S_PLF`` per filter.
 """
 
 from __future__ import annotations
@@ -42,7 +58,7 @@ import torch
 from torch import nn
 
 from .._checks import check_tensor
-from ..ifr import PiecewiseLinear, dct_bases, feature_refinement
+from ..ifr import DESCRIPTOR_SOURCES, PiecewiseLinear, dct_bases, feature_refinement
 from ..ops import MRIOperator, batch_to_complex, complex_to_batch
 from .base import Measurements, ReconstructionModel
 from .registry import register
@@ -54,12 +70,12 @@ class _Block(nn.Module):
     """One CNN-based block of the denoising module Z: united layer, C₁, H (S_PLF) and C₂ (eqs. 7–10)."""
 
     def __init__(self, n_filters: int, filter_size: int, out_size: int, n_points: int, threshold: float,
-                 step: float, mu: float, init: str) -> None:
+                 step: float, mu: float, init: str, plf_per_filter: bool = False) -> None:
         super().__init__()
         self.mu1 = nn.Parameter(torch.tensor(1.0 - mu))
         self.mu2 = nn.Parameter(torch.tensor(float(mu)))
         self.c1 = nn.Conv2d(1, n_filters, filter_size, padding=filter_size // 2)
-        self.h = PiecewiseLinear(n_points, threshold)
+        self.h = PiecewiseLinear(n_points, threshold, channels=n_filters if plf_per_filter else None)
         self.c2 = nn.Conv2d(n_filters, 1, out_size, padding=out_size // 2)
         with torch.no_grad():
             if init == "dct":
@@ -100,11 +116,15 @@ class IFRNet(ReconstructionModel):
         One denoising module for all stages (Table X) instead of one per stage.
     refine:
         With the refinement module R (``False``: ``x_t = u``, the ablation).
+    descriptor_of:
+        ``"u"`` (Appendix A) or ``"x"`` (the released code's ``Tmid.m``): the image ``T^(n)`` is computed from.
+    plf_per_filter:
+        One ``S_PLF`` per filter (the released code) instead of one per block (eq. 9).
     rho, V, mu, threshold, step:
         Initial ``ρ^(n)``, ``V^(n)``, ``μ₂`` (``μ₁ = 1 − μ₂``), soft threshold of ``S_PLF`` and scale of
         ``w₂ = step · w₁ᵀ`` (see the module docstring).
-    blur_sigma, window:
-        Of the feature descriptor (:func:`mrilab.ifr.feature_descriptor`).
+    blur_sigma, blur_radius, window:
+        Of the feature descriptor (:func:`mrilab.ifr.feature_descriptor`; ``blur_radius=None``: ``⌈2σ⌉``).
 
     Calling convention: :mod:`mrilab.models.base`; single-coil; ``ratio``, ``reference`` and ``sens`` are not used.
     Stages (``return_stages=True``): per stage ``{"x_in": x^(n), "u": u^(n), "x_t": x_t^(n), "x": x^(n+1)}`` and,
@@ -115,7 +135,8 @@ class IFRNet(ReconstructionModel):
     def __init__(self, n_stages: int = 7, n_blocks: int = 2, n_filters: int = 8, filter_size: int = 3,
                  out_size: int = 3, n_points: int = 101, init: str = "dct", shared: bool = False, refine: bool = True,
                  rho: float = 0.25, V: float = 0.01, mu: float = 0.1, threshold: float = 0.02, step: float = 0.05,
-                 blur_sigma: float = 1.0, window: int = 5) -> None:
+                 blur_sigma: float = 1.0, window: int = 5, descriptor_of: str = "u", blur_radius: int | None = None,
+                 plf_per_filter: bool = False) -> None:
         super().__init__()
         for name, value in (("n_stages", n_stages), ("n_blocks", n_blocks), ("n_filters", n_filters),
                             ("filter_size", filter_size), ("out_size", out_size), ("n_points", n_points)):
@@ -131,7 +152,12 @@ class IFRNet(ReconstructionModel):
         if init == "dct" and n_filters > filter_size**2 - 1:
             raise ValueError(f"n_filters must be at most filter_size² − 1 = {filter_size**2 - 1} for init='dct' "
                              f"(the non-constant DCT bases), got {n_filters}; use init='random'")
-        for name, value in (("shared", shared), ("refine", refine)):
+        if descriptor_of not in DESCRIPTOR_SOURCES:
+            raise ValueError(f"descriptor_of must be one of {DESCRIPTOR_SOURCES}, got {descriptor_of!r}")
+        if blur_radius is not None and (isinstance(blur_radius, bool) or not isinstance(blur_radius, int)
+                                        or blur_radius < 1):
+            raise ValueError(f"blur_radius must be a positive integer or None, got {blur_radius!r}")
+        for name, value in (("shared", shared), ("refine", refine), ("plf_per_filter", plf_per_filter)):
             if not isinstance(value, bool):
                 raise ValueError(f"{name} must be True or False, got {value!r}")
         for name, value in (("rho", rho), ("V", V), ("step", step), ("blur_sigma", blur_sigma)):
@@ -143,9 +169,17 @@ class IFRNet(ReconstructionModel):
                        "out_size": out_size, "n_points": n_points, "init": init, "shared": shared, "refine": refine,
                        "rho": float(rho), "V": float(V), "mu": float(mu), "threshold": float(threshold),
                        "step": float(step), "blur_sigma": float(blur_sigma), "window": window}
-        self.descriptor = {"blur_sigma": float(blur_sigma), "window": window}
+        # the released code's options enter the config only where they leave their defaults: a model without them
+        # keeps the config (and so resumes the checkpoints) of a model made before these options existed
+        for key, value, default in (("descriptor_of", descriptor_of, "u"), ("blur_radius", blur_radius, None),
+                                    ("plf_per_filter", plf_per_filter, False)):
+            if value != default:
+                self.config[key] = value
+        self.descriptor = {"blur_sigma": float(blur_sigma), "blur_radius": blur_radius, "window": window,
+                           "descriptor_of": descriptor_of}
         self.denoisers = nn.ModuleList(
-            nn.ModuleList(_Block(n_filters, filter_size, out_size, n_points, threshold, step, mu, init)
+            nn.ModuleList(_Block(n_filters, filter_size, out_size, n_points, threshold, step, mu, init,
+                                 plf_per_filter)
                           for _ in range(n_blocks))
             for _ in range(1 if shared else n_stages)
         )
@@ -154,9 +188,10 @@ class IFRNet(ReconstructionModel):
 
     @staticmethod
     def parameter_count(n_stages: int = 7, n_blocks: int = 2, n_filters: int = 8, filter_size: int = 3,
-                        out_size: int = 3, n_points: int = 101, shared: bool = False, refine: bool = True) -> int:
+                        out_size: int = 3, n_points: int = 101, shared: bool = False, refine: bool = True,
+                        plf_per_filter: bool = False) -> int:
         """Return the closed-form parameter count of the module docstring."""
-        block = n_filters * (filter_size**2 + out_size**2 + 1) + 1 + n_points + 2
+        block = n_filters * (filter_size**2 + out_size**2 + 1) + 1 + n_points * (n_filters if plf_per_filter else 1) + 2
         return (1 if shared else n_stages) * n_blocks * block + n_stages + 1 + (n_stages if refine else 0)
 
     @property

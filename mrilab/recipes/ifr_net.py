@@ -1,10 +1,13 @@
 """IFR-Net recipe: per-ratio pseudo-radial models (Table IV), the 25 % models of Table V, and ablation variants.
 
-The ablation variants are small from-scratch models (Tables II, III, IX, X, Fig. 6 and the refinement module).
+The ablation variants are small from-scratch models (Tables II, III, IX, X, Fig. 6, the refinement module, and the
+three places where the authors' released code departs from the paper's text).
 
 Interface of every recipe module (:mod:`mrilab.recipes`): :data:`NAME`, :data:`METHOD`, :data:`MODEL`,
 :data:`MASK` (the main experiment's mask), :data:`SETTINGS`, :func:`trainer`, :func:`train`, :func:`trained`,
-:func:`runs`; plus :data:`PATTERNS` (Table V), :data:`ABLATIONS` (the variants) and :func:`ablation`.
+:func:`runs`; plus :data:`PATTERNS` (Table V), :data:`ABLATIONS` (the variants, with :func:`baseline` and
+:func:`follows`), :func:`ablation`, and :func:`recipe` (a schedule's overrides, the candidates of the demo
+selection in :mod:`mrilab.selection`).
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ PATTERN_RATIO = 0.25
 #: Per-profile model and schedule. ``full`` is the paper's network (7 stages, 2 blocks, 8 DCT filters) trained
 #: from scratch per ratio. ``demo`` has 5 stages (the paper's Table X setting) and is trained as a warm-started
 #: series: the first ratio from scratch for ``first_steps``, every next ratio (and every Table V pattern) from the
-#: previous model for ``steps``. ``ablation`` is the from-scratch schedule of the ablation variants, all at
-#: ``ablation_ratio`` (the paper's stage sweep and weight-sharing experiments use 40 % radial).
+#: previous model for ``steps``; this schedule was chosen on the validation split (:mod:`mrilab.selection`, record
+#: in ``mrilab/records/selection_demo_ifr_net.json``). ``ablation`` is the from-scratch schedule of the ablation
+#: variants, all at ``ablation_ratio`` (the paper's stage sweep and weight-sharing experiments use 40 % radial).
 SETTINGS = {
     "smoke": {"model": {"n_stages": 2, "n_blocks": 1, "n_points": 21},
               "train": {"steps": 4, "batch_size": 2, "lr": 2e-3}, "first_steps": 8, "warm_start": True,
@@ -51,6 +55,8 @@ SETTINGS = {
 #: The ablation variants: name → overrides of the profile's model. ``reference`` is the profile's model itself,
 #: trained from scratch with the ablation schedule, so that every variant is compared with a model trained the
 #: same way. The stage sweep adds ``N_s = s`` for every ``s`` of ``SETTINGS[profile]["ablation"]["stages"]``.
+#: The variants marked "(code)" follow the authors' released code (``yqx7150/IFR-Net-Code``) where it departs
+#: from the paper's text, which the reference follows (:data:`FOLLOWS` names the file).
 ABLATIONS = {
     "reference": {},
     "K = 3 blocks": {"n_blocks": 3},
@@ -58,19 +64,53 @@ ABLATIONS = {
     "L = 16 (random init)": {"n_filters": 16, "init": "random"},
     "shared weights": {"shared": True},
     "no refinement": {"refine": False},
+    "T of x (code)": {"descriptor_of": "x"},
+    "flat blur (code)": {"blur_sigma": 50.0, "blur_radius": 25},
+    "S_PLF per filter (code)": {"plf_per_filter": True},
+    "all three (code)": {"descriptor_of": "x", "blur_sigma": 50.0, "blur_radius": 25, "plf_per_filter": True},
 }
+
+#: What each variant follows: the paper's table or figure, or the file of the authors' released code.
+FOLLOWS = {
+    "reference": "the paper's text (eqs. 5–13)",
+    "K = 3 blocks": "Table II",
+    "random init": "Table IX",
+    "L = 16 (random init)": "Table III",
+    "shared weights": "Table X",
+    "no refinement": "module R removed",
+    "T of x (code)": "code: layersfunction/Tmid.m",
+    "flat blur (code)": "code: config.m, util/texture_map.m",
+    "S_PLF per filter (code)": "code: util/initialize_IFR_NET.m",
+    "all three (code)": "code: the three above",
+}
+
+#: The variant each ablation is compared with, where it is not ``reference``: the wider random-initialised model
+#: against the random-initialised one of the reference's width, so that its row measures the width alone.
+BASELINES = {"L = 16 (random init)": "random init"}
 
 #: Validation slices whose loss (eq. 12) the trainer records every 25 steps (the paper's Fig. 10).
 VALIDATION_SLICES = 4
 
-#: Variants trained with every seed of the profile (their claims rest on differences of tenths of a dB).
-SEEDED = ("reference", "random init", "no refinement")
+#: Variants trained with every seed of the profile (their claims rest on differences of tenths of a dB), and the
+#: baselines they are compared with.
+SEEDED = ("reference", "random init", "L = 16 (random init)", "no refinement", "T of x (code)", "flat blur (code)",
+          "S_PLF per filter (code)", "all three (code)")
 
 
 def variants(profile: str) -> dict[str, dict]:
     """Return every ablation variant of ``profile``: :data:`ABLATIONS` plus the stage sweep ``N_s = s``."""
     stages = pick(SETTINGS, profile)["ablation"]["stages"]
     return {**ABLATIONS, **{f"N_s = {s}": {"n_stages": s} for s in stages}}
+
+
+def baseline(variant: str) -> str:
+    """Return the ablation variant ``variant`` is compared with (:data:`BASELINES`, else ``"reference"``)."""
+    return BASELINES.get(variant, "reference")
+
+
+def follows(variant: str) -> str:
+    """Return what an ablation variant follows (:data:`FOLLOWS`; the stage sweep ``N_s = s``: Fig. 6)."""
+    return FOLLOWS.get(variant, "Fig. 6" if variant.startswith("N_s = ") else "")
 
 
 def seeds(profile: str, variant: str) -> tuple[int, ...]:
@@ -88,27 +128,42 @@ def warm_start_from(profile: str, ratio: float, mask: str = MASK) -> tuple[str, 
     return None if (mask, ratio) == (MASK, RATIOS[0]) else (MASK, 0.2)
 
 
+def recipe(profile: str, schedule: dict | None = None) -> dict:
+    """Return ``SETTINGS[profile]`` with the top-level keys of ``schedule`` replaced (``"train"`` entries merged).
+
+    The schedule candidates of the demo selection (:mod:`mrilab.selection`) are such overrides:
+    ``{"first_steps": ..., "train": {"steps": ...}}``.
+    """
+    settings = dict(pick(SETTINGS, profile))
+    for key, value in (schedule or {}).items():
+        if key not in settings:
+            raise KeyError(f"schedule key {key!r} is not an IFR-Net setting; known: {sorted(settings)}")
+        settings[key] = {**settings[key], **value} if isinstance(value, dict) else value
+    return settings
+
+
 def run_steps(profile: str, ratio: float, *, mask: str = MASK, variant: str | None = None,
-              **options: object) -> int:
+              schedule: dict | None = None, **options: object) -> int:
     """Return the training steps of one run (options of :func:`trainer`), without building its data."""
-    settings = pick(SETTINGS, profile)
+    settings = recipe(profile, schedule)
     if variant is not None:
         return settings["ablation"]["steps"]
     return settings["train"]["steps"] if warm_start_from(profile, ratio, mask) else settings["first_steps"]
 
 
 def trainer(profile: str, ratio: float, *, mask: str = MASK, contrast: str = "T1w", seed: int = 0,
-            variant: str | None = None) -> Trainer:
+            variant: str | None = None, schedule: dict | None = None) -> Trainer:
     """Return the trainer of one IFR-Net (not yet fitted).
 
     Without ``variant``: a model of the warm-started series (``trainer.start_from`` is ``(mask, ratio)`` of the
     model it starts from, or ``None``). With ``variant`` (a key of :func:`variants`): that ablation variant,
-    trained from scratch with the ablation schedule.
+    trained from scratch with the ablation schedule. ``schedule`` overrides the profile's schedule (:func:`recipe`;
+    the candidates of the demo selection).
     """
-    settings = pick(SETTINGS, profile)
+    settings = recipe(profile, schedule)
     model_options = dict(settings["model"])
     start_from = None if variant is not None else warm_start_from(profile, ratio, mask)
-    steps = run_steps(profile, ratio, mask=mask, variant=variant)
+    steps = run_steps(profile, ratio, mask=mask, variant=variant, schedule=schedule)
     if variant is not None:
         known = variants(profile)
         if variant not in known:
@@ -127,9 +182,9 @@ def trainer(profile: str, ratio: float, *, mask: str = MASK, contrast: str = "T1
     # the run's identity holds the TrainConfig fields that existed when the demo weights were committed: the later
     # ones say how a run executes (mrilab.train.execution) and keep their defaults here
     train = {k: v for k, v in asdict(config).items() if k not in ("precision", "compile")}
-    recipe = {"model": model_options, "train": train, "mask": mask, "ratio": ratio, "contrast": contrast,
-              "start_from": start_from}
-    run = make_trainer(profile, METHOD, prefix, {"recipe": recipe, "seed": seed}, model, dataset, config,
+    identity = {"model": model_options, "train": train, "mask": mask, "ratio": ratio, "contrast": contrast,
+                "start_from": start_from}
+    run = make_trainer(profile, METHOD, prefix, {"recipe": identity, "seed": seed}, model, dataset, config,
                        validation=validation)
     run.start_from = start_from
     return run
