@@ -17,7 +17,7 @@ export PYTHONHASHSEED = 0
 BOOK_PROFILE ?= demo
 
 .PHONY: install lint notebooks-check readme-check unit weights-check chapters nbval book-smoke test data book results \
-	train select classroom classroom-check bench gpu-check full-check full-check-ci sync clean
+	train select classroom classroom-check bench gpu-check full-check full-check-ci sync clean mutants
 
 # torch goes in first, pinned, unless the interpreter already has one (Colab, a CUDA install): requirements.txt
 # and pyproject.toml only ask for `torch>=2.1`, which the installed build satisfies, so nothing replaces it.
@@ -129,6 +129,17 @@ bench: install
 # machine without CUDA it runs the float32 demo timings and says which parts it skipped
 gpu-check: data
 	$(PY) benchmarks/gpu_check.py
+
+# mutation testing of the modules that implement the book's equations ([tool.mutmut] in pyproject.toml lists them):
+# mutmut changes one operator or constant at a time and runs the fast unit tests on it; tools/mutants.py prints per
+# module the mutants, how many the tests killed, how many survived and timed out, and the run time, and writes
+# benchmarks/results/mutants.json
+MUTMUT_VERSION ?= 3.8.1
+MUTANTS_CHILDREN ?= 1
+
+mutants: install
+	$(PY) -m pip install --quiet "mutmut==$(MUTMUT_VERSION)"
+	$(PY) tools/mutants.py --max-children $(MUTANTS_CHILDREN)
 
 clean:
 	rm -rf _build

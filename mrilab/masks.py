@@ -102,7 +102,9 @@ def radial_mask(shape: Sequence[int], ratio: float | None = None, *, acceleratio
 
     Spokes are equally spaced in angle with a random rotation drawn from ``seed``. The number of spokes is the
     smallest that reaches ``round(ratio * H * W)`` points; the last spoke is then shortened symmetrically from its
-    outer ends so the count is exact.
+    outer ends so the count is exact. The union is not monotone in the spoke count: when the other spokes of that
+    spacing already cover more than the count, the last spoke is left out and the outermost points of their union
+    (ties in index order) are dropped instead.
     """
     height, width = check_shape2d("shape", shape)
     ratio = _resolve_ratio(ratio, acceleration)
@@ -127,11 +129,15 @@ def radial_mask(shape: Sequence[int], ratio: float | None = None, *, acceleratio
     last = lines[-1]  # ordered from one end through the centre to the other end
     missing = n_samples - int(mask.sum())
     new = last[~mask[last]]
+    radius = _normalised_radius(height, width).ravel()
     if missing > 0:
         # keep the `missing` new points closest to the centre
-        radius = _normalised_radius(height, width).ravel()[new]
-        keep = new[np.argsort(radius, kind="stable")[:missing]]
+        keep = new[np.argsort(radius[new], kind="stable")[:missing]]
         mask[keep] = True
+    elif missing < 0:
+        chosen = np.flatnonzero(mask)
+        drop = chosen[np.argsort(-radius[chosen], kind="stable")[:-missing]]
+        mask[drop] = False
     return torch.from_numpy(mask.reshape(height, width))
 
 

@@ -661,3 +661,50 @@ def test_ifrnet_released_code_options_count_parameters():
     y, mask = tiny_problem()
     with pytest.raises(ValueError, match="blur_radius 25 must be smaller"):
         IFRNet(n_stages=1, blur_sigma=50.0, blur_radius=25).double()(y, mask)
+
+
+def test_dct_shrinkage_checks_its_input_by_name_and_leaves_finiteness_to_the_caller():
+    for bad in (torch.zeros(4, 4), torch.zeros(1, 1, 6)):  # the frame is applied to (B, 1, H, W)
+        with pytest.raises(ValueError, match=r"^x must"):
+            dct_shrinkage(bad, 0.1)
+    x = torch.zeros(1, 1, 6, 6)
+    x[0, 0, 2, 2] = float("nan")  # no finiteness scan here: the model checked its inputs once
+    assert torch.isnan(dct_shrinkage(x, 0.1)).any()
+
+
+def test_gaussian_kernel_has_the_requested_radius():
+    for radius in (1, 4):
+        kernel = gaussian_kernel(2.0, radius)
+        assert kernel.shape == (2 * radius + 1, 2 * radius + 1) and float(kernel.sum()) == pytest.approx(1.0)
+    assert gaussian_kernel(2.0).shape == (9, 9)  # default r = ⌈2σ⌉
+
+
+def test_piecewise_linear_gives_each_input_its_own_gradient():
+    """Only the inputs that require a gradient get one, and each gets its own (α's slope, q's interpolation
+    weights), whichever of the two is asked for."""
+    alpha = torch.tensor([-1.5, -0.2, 0.3, 1.2], dtype=torch.float64)
+    q = torch.tensor([-1.0, 0.5, 2.0], dtype=torch.float64)
+    a = alpha.clone().requires_grad_()
+    piecewise_linear(a, q).sum().backward()
+    assert a.grad.tolist() == pytest.approx([1.0, 1.5, 1.5, 1.0])  # slope 1 outside, (q2 − q1)/Δp = 1.5 inside
+    w = q.clone().requires_grad_()
+    piecewise_linear(alpha, w).sum().backward()
+    # weights 1 − t on q_r and t on q_{r+1}: −1.5 → q1; −0.2 → (0.2, 0.8, 0); 0.3 → (0, 0.7, 0.3); 1.2 → q3
+    assert w.grad.tolist() == pytest.approx([1.2, 1.5, 1.3])
+
+
+def test_ifr_net_loss_is_the_mean_of_each_slices_nmse_and_checks_the_target():
+    torch.manual_seed(0)
+    model = IFRNet(n_stages=2, n_blocks=1, n_points=11).eval()
+    target = torch.randn(2, 1, 16, 16, dtype=torch.complex64)
+    target[1] *= 10.0  # slices of very different norms: a norm over the whole batch would weight them unequally
+    mask = radial_mask((16, 16), 0.3, seed=0)
+    batch = {"kspace": fft2c(target) * mask, "mask": mask, "target": target}
+    with torch.no_grad():
+        x = model(batch["kspace"], mask)
+        expected = torch.stack([(x[i] - target[i]).norm() / target[i].norm() for i in range(2)]).mean()
+        assert float(model.training_loss(batch)) == pytest.approx(float(expected), rel=1e-5)
+        with pytest.raises(ValueError, match="^target"):
+            model.training_loss({**batch, "target": target[:, 0]})
+        with pytest.raises((TypeError, ValueError), match="^target"):
+            model.training_loss({**batch, "target": target.real})
