@@ -8,6 +8,10 @@ holds :func:`mrilab.results.table` of the rows of ``results/PROFILE/CHAPTER.json
 several chapters with ``+``: their rows, merged by :func:`mrilab.results.load_all`, are shown together), for PSNR
 and then SSIM. A block between ``<!-- gpu -->`` and ``<!-- end gpu -->`` holds the tables of the GPU check
 (``benchmarks/results/gpu.json``, written by ``benchmarks/gpu_check.py`` on a CUDA machine) with the device named.
+A block between ``<!-- mutants -->`` and ``<!-- end mutants -->`` holds the mutation scores per module of
+``benchmarks/results/mutants.json`` (``make mutants``, ``tools/mutants.py``), and one between ``<!-- verdicts -->``
+and ``<!-- end verdicts -->`` the paired verdicts that the block-level statistics changed
+(``benchmarks/results/verdict_changes.json``, ``tools/verdict_changes.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ from mrilab.results import load_all, table  # noqa: E402
 BLOCK = re.compile(r"(<!-- results (\S+) (\S+)(?: (\S+))? -->\n)(.*?)(<!-- end results -->)", re.S)
 GPU_BLOCK = re.compile(r"(<!-- gpu -->\n)(.*?)(<!-- end gpu -->)", re.S)
 GPU_REPORT = ROOT / "benchmarks" / "results" / "gpu.json"
+MUTANTS_BLOCK = re.compile(r"(<!-- mutants -->\n)(.*?)(<!-- end mutants -->)", re.S)
+MUTANTS_REPORT = ROOT / "benchmarks" / "results" / "mutants.json"
+VERDICTS_BLOCK = re.compile(r"(<!-- verdicts -->\n)(.*?)(<!-- end verdicts -->)", re.S)
+VERDICTS_REPORT = ROOT / "benchmarks" / "results" / "verdict_changes.json"
 
 
 def gpu_tables(report: dict) -> str:
@@ -76,6 +84,55 @@ def gpu_tables(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def mutant_table(report: dict) -> str:
+    """Per module, the share of the tried mutants the tests kill, before and after the equation tests."""
+    runs = report["runs"]
+    labels = [label for label in ("before", "after") if label in runs]
+
+    def cell(row: dict | None) -> str:
+        if row is None:
+            return "–"
+        tried = row["mutants"] - row["no_tests"] - row["not_checked"]
+        if not tried:
+            return "–"
+        caught = row["killed"] + row["timeout"]
+        equivalent = f", {row['equivalent']} equivalent" if row["equivalent"] else ""
+        return f"{caught}/{tried} ({100 * caught / tried:.0f} %{equivalent})"
+
+    modules = [m for m in dict.fromkeys(m for label in labels for m in runs[label]["modules"])
+               if any(cell(runs[label]["modules"].get(m)) != "–" for label in labels)]
+    lines = ["| module | " + " | ".join(f"{label}: killed / tried" for label in labels) + " |",
+             "|---|" + "---|" * len(labels)]
+    lines += [f"| `{m}` | " + " | ".join(cell(runs[label]["modules"].get(m)) for label in labels) + " |"
+              for m in modules]
+    lines.append("")
+    for label in labels:
+        run = runs[label]
+        seconds = f", {run['seconds'] / 60:.0f} min" if run.get("seconds") else ""
+        lines.append(f"- *{label}*: the tests of `{run['commit'][:7]}`{seconds}, {run['max_children']} worker, "
+                     f"{run['machine']}, {run['date'][:10]}" + (f"; {run['note']}" if run.get("note") else "") + ".")
+    return "\n".join(lines) + "\n"
+
+
+def verdict_list(report: dict) -> str:
+    """The verdicts that changed, for the resampling unit alone and for the book as it now stands."""
+    lines = []
+    for part, title in (("statistic", "Same numbers, blocks instead of planes"),
+                        ("now", "The book now (blocks, guard planes, retrained models) against before")):
+        total = sum(n[part] for n in report["compared"].values())
+        lines += [f"**{title}**: {len(report[part])} of {total} paired verdicts changed.", ""]
+        if part == "now" and report[part]:
+            lines += ["<details><summary>the list</summary>", ""]
+        for r in report[part]:
+            old, new = r["before"], r["after"]
+            lines.append(f"- {r['chapter']}, {r['experiment']}, {r['mask']} {100 * r['ratio']:g} %, "
+                         f"{r['metric'].upper()}, {r['a']} − {r['b']}: {old['mean']:+.3f} [{old['ci'][0]:+.3f}, "
+                         f"{old['ci'][1]:+.3f}] *{old['verdict']}* → {new['mean']:+.3f} [{new['ci'][0]:+.3f}, "
+                         f"{new['ci'][1]:+.3f}] *{new['verdict']}*")
+        lines += ["", "</details>", ""] if part == "now" and report[part] else [""]
+    return "\n".join(lines)
+
+
 def render(text: str) -> str:
     def block(match: re.Match) -> str:
         profile, chapters, experiment = match.group(2), match.group(3).split("+"), match.group(4)
@@ -88,6 +145,11 @@ def render(text: str) -> str:
     if GPU_BLOCK.search(text):
         tables = gpu_tables(json.loads(GPU_REPORT.read_text()))
         text = GPU_BLOCK.sub(lambda match: match.group(1) + tables + match.group(3), text)
+    for pattern, path, make in ((MUTANTS_BLOCK, MUTANTS_REPORT, mutant_table),
+                                (VERDICTS_BLOCK, VERDICTS_REPORT, verdict_list)):
+        if pattern.search(text):
+            generated = make(json.loads(path.read_text()))
+            text = pattern.sub(lambda match, generated=generated: match.group(1) + generated + match.group(3), text)
     return text
 
 
