@@ -135,3 +135,30 @@ def test_reconstruct_forwards_every_optional_key_of_a_batch():
     assert set(seen) == {"ratio", "reference", "sens", "return_stages"}
     with pytest.raises(KeyError, match="mask"):
         reconstruct(Recorder(), {"kspace": batch["kspace"]})
+
+
+@pytest.mark.parametrize("name", BOOK_MODELS)
+@pytest.mark.parametrize("c", [0.01, 0.5, 2.0, 100.0])
+def test_a_change_of_units_scales_the_output_and_every_stage_image(name, c):
+    """model(c·y) = c·model(y): the data are divided by their scale inside the model and the output multiplied by
+    it again. Float32 rounding of y/s differs between the two calls; the tolerance is a few ulps of the output."""
+    model, batch = make(name), data()
+    with torch.no_grad():
+        x, stages = reconstruct(model, batch, return_stages=True)
+        scaled, scaled_stages = reconstruct(model, {**batch, "kspace": c * batch["kspace"]}, return_stages=True)
+    torch.testing.assert_close(scaled, c * x, rtol=1e-5, atol=1e-6 * c * float(x.abs().max()))
+    for stage, scaled_stage in zip(stages, scaled_stages, strict=True):
+        for key, value in stage.items():
+            expected = c * value if value.is_complex() else value
+            torch.testing.assert_close(scaled_stage[key], expected, rtol=1e-5, atol=1e-5 * float(expected.abs().max()),
+                                       msg=f"{name} stage {key!r} at c = {c}")
+
+
+@pytest.mark.parametrize("name", BOOK_MODELS)
+def test_the_training_loss_does_not_depend_on_the_units(name):
+    """Each model's loss is computed in units of the data's scale: scaling kspace and target by c leaves it."""
+    model, batch = make(name), data()
+    with torch.no_grad():
+        loss = default_loss(model, batch)
+        scaled = default_loss(model, {**batch, "kspace": 7.0 * batch["kspace"], "target": 7.0 * batch["target"]})
+    torch.testing.assert_close(scaled, loss, rtol=1e-5, atol=0)

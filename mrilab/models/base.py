@@ -13,6 +13,12 @@ Calling convention::
 * returns the complex image ``(B, 1, H, W)``; with ``return_stages`` also a list with one dict per stage, each
   holding at least ``"x"``, the stage's output image (models add their own intermediate images).
 
+Every model commutes with a change of units, ``model(c·kspace) = c·model(kspace)`` for ``c > 0``: :meth:`prepare`
+divides the measurements by their scale ``s`` (:func:`measurement_scale`, the root-mean-square of the measured
+k-space per sample) and :meth:`forward` multiplies the output and every complex stage image by it again. A model's
+:meth:`~ReconstructionModel.unroll` therefore sees data of unit scale whatever the receiver gain, and a
+``training_loss`` that calls ``unroll`` compares with ``target / data.scale``.
+
 :class:`ReconstructionModel` validates all of this once, in :meth:`~ReconstructionModel.prepare`, and hands the
 model a :class:`Measurements`; a model ignores the optional inputs it does not use. Subclasses implement
 :meth:`~ReconstructionModel.unroll`, record their constructor arguments in ``self.config`` and register with
@@ -35,9 +41,11 @@ from ..ops import MRIOperator
 class Measurements:
     """Validated inputs of one forward pass, on the device of ``y``.
 
-    ``y`` is the masked k-space ``M ⊙ kspace`` ``(B, C, H, W)``; ``op`` the operator ``A = M F S`` (``S`` from
-    ``sens``; ``None`` for multi-coil data without sensitivities, which such models treat coil by coil); ``ratio`` a
-    float ``(B,)`` tensor or ``None`` when the caller gave none (:meth:`sampling_ratio` falls back to the mask).
+    ``y`` is the masked k-space ``M ⊙ kspace / s`` ``(B, C, H, W)`` in units of its scale ``s`` (``scale``, real
+    ``(B, 1, 1, 1)``, :func:`measurement_scale`); ``op`` the operator ``A = M F S`` (``S`` from ``sens``; ``None``
+    for multi-coil data without sensitivities, which such models treat coil by coil); ``ratio`` a float ``(B,)``
+    tensor or ``None`` when the caller gave none (:meth:`sampling_ratio` falls back to the mask); ``reference``, if
+    given, divided by its own :func:`image_scale`.
     """
 
     y: torch.Tensor
@@ -46,6 +54,7 @@ class Measurements:
     ratio: torch.Tensor | None
     reference: torch.Tensor | None
     sens: torch.Tensor | None
+    scale: torch.Tensor
 
     @property
     def batch_size(self) -> int:
@@ -79,7 +88,13 @@ class ReconstructionModel(nn.Module):
         """Reconstruct complex images ``(B, 1, H, W)``; see the module docstring for the arguments."""
         data = self.prepare(kspace, mask, ratio=ratio, reference=reference, sens=sens)
         x, stages = self.unroll(data, return_stages=return_stages)
-        return (x, stages) if return_stages else x
+        x = x * data.scale
+        if not return_stages:
+            return x
+        stages = [{key: value * data.scale if isinstance(value, torch.Tensor) and value.is_complex() else value
+                   for key, value in stage.items()} for stage in stages]
+        stages[-1]["x"] = x
+        return x, stages
 
     def unroll(self, data: Measurements, *, return_stages: bool) -> tuple[torch.Tensor, list[dict]]:
         """Return the reconstruction and (when ``return_stages``, else an empty list) the per-stage dicts."""
@@ -118,7 +133,27 @@ class ReconstructionModel(nn.Module):
             sens = sens.to(kspace.device)
         op = MRIOperator(mask, sens) if coils == 1 or sens is not None else None
         ratio = None if ratio is None else ratio_tensor(ratio, batch, kspace.device)
-        return Measurements(kspace * mask, mask, op, ratio, reference, sens)
+        y = kspace * mask
+        scale = measurement_scale(y)
+        if reference is not None:
+            reference = reference / image_scale(reference)
+        return Measurements(y / scale, mask, op, ratio, reference, sens, scale)
+
+
+def measurement_scale(y: torch.Tensor) -> torch.Tensor:
+    """Return the scale ``s = sqrt(Σ |y|² / (H W))`` of masked k-space ``y`` ``(B, C, H, W)``, real ``(B, 1, 1, 1)``.
+
+    With the orthonormal FFT this is the root-mean-square of the zero-filled image (of the coil images' root sum
+    of squares for ``C > 1``), and ``s(c y) = c s(y)`` for ``c > 0``. All-zero data get the smallest positive
+    normal number instead of 0, so the division is defined (and the output stays what the model makes of zeros).
+    """
+    energy = (y.real**2 + y.imag**2).sum(dim=(1, 2, 3), keepdim=True) / (y.shape[-2] * y.shape[-1])
+    return energy.sqrt().clamp_min(torch.finfo(energy.dtype).tiny)
+
+
+def image_scale(image: torch.Tensor) -> torch.Tensor:
+    """Return the root-mean-square of complex images ``(B, C, H, W)`` per sample, real ``(B, 1, 1, 1)``."""
+    return measurement_scale(image)
 
 
 def ratio_tensor(ratio: float | torch.Tensor, batch: int, device: torch.device | str) -> torch.Tensor:

@@ -352,8 +352,9 @@ class CGPDCSNet(ReconstructionModel):
 
         ``L = (1/(mn)) (‖x_{n_s} − x*‖₁ + ‖x_{n̄_s} − x*‖₁)`` with ``n̄_s = ⌊(n_s + 1)/2⌋`` (the middle stage; the
         paper writes ``(n_s + 1)/2`` for odd ``n_s``). For complex images ‖·‖₁ sums ``|Re| + |Im|``, the ℓ1 norm of
-        the two-channel image the network computes. ``batch`` holds ``"kspace"``, ``"mask"``, ``"target"`` (complex
-        ``(B, 1, H, W)``) and ``"ratio"`` (``(B,)``).
+        the two-channel image the network computes; images are in units of the data's scale (``target /
+        data.scale``, :func:`~mrilab.models.base.measurement_scale`). ``batch`` holds ``"kspace"``, ``"mask"``,
+        ``"target"`` (complex ``(B, 1, H, W)``) and ``"ratio"`` (``(B,)``).
         """
         for key in ("kspace", "mask", "target", "ratio"):
             if key not in batch:
@@ -364,7 +365,9 @@ class CGPDCSNet(ReconstructionModel):
                 f"batch['target'] must have the shape of batch['kspace'] {tuple(batch['kspace'].shape)}, "
                 f"got {tuple(target.shape)}"
             )
-        _, stages = self(batch["kspace"], batch["mask"], ratio=batch["ratio"], return_stages=True)
+        data = self.prepare(batch["kspace"], batch["mask"], ratio=batch["ratio"])
+        _, stages = self.unroll(data, return_stages=True)
+        target = target / data.scale
         middle = (self.n_stages + 1) // 2
         pixels = target.shape[-2] * target.shape[-1]
         loss = 0.0

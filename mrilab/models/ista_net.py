@@ -153,17 +153,18 @@ class ISTANetPlus(ReconstructionModel):
 
         ``L_discrepancy`` is the mean squared error between ``x^(N_p)`` and ``batch["target"]`` over the real and
         imaginary channels; ``L_constraint = Σ_k mean ‖F̃(F(D r^(k))) − D r^(k)‖²`` (means over all elements, as in
-        the official implementation). ``batch`` holds ``"kspace"``, ``"mask"`` and ``"target"`` (complex
-        ``(B, 1, H, W)``); other keys are ignored.
+        the official implementation), in units of the data's scale (``target / data.scale``). ``batch`` holds
+        ``"kspace"``, ``"mask"`` and ``"target"`` (complex ``(B, 1, H, W)``); other keys are ignored.
         """
         for key in ("kspace", "mask", "target"):
             if key not in batch:
                 raise KeyError(f"batch must contain {key!r}; got keys {sorted(batch)}")
-        x, _, symmetry = self._phases(self.prepare(batch["kspace"], batch["mask"]), symmetry=True, keep=False)
+        data = self.prepare(batch["kspace"], batch["mask"])
+        x, _, symmetry = self._phases(data, symmetry=True, keep=False)
         target = check_tensor("target", batch["target"], ndim=4, complex_=True)
         if target.shape != x.shape:
             raise ValueError(f"target must have shape {tuple(x.shape)}, got {tuple(target.shape)}")
-        discrepancy = (complex_to_channels(x - target) ** 2).mean()
+        discrepancy = (complex_to_channels(x - target / data.scale) ** 2).mean()
         constraint = torch.stack([(s**2).mean() for s in symmetry]).sum()
         return discrepancy + self.gamma * constraint
 
