@@ -211,7 +211,7 @@ def synthesize_slice(position: int, size: int, rng: np.random.Generator, *, snr:
             magnitude += fractions[name] * spin_echo_signal(pd, tissue.t1 * j_t1 * relax, tissue.t2 * j_t2 * relax,
                                                             c.tr, c.te)
         magnitude *= bias * contrast_scale(contrast)
-        clean = _block_mean(magnitude, supersample) * np.exp(1j * _smooth_phase(rng, size, variation.phase_rad))
+        clean = _block_mean(magnitude, supersample) * np.exp(1j * smooth_phase(rng, size, variation.phase_rad))
         sigma = float(np.abs(clean)[brain].mean()) / snr
         noise = (rng.standard_normal((size, size)) + 1j * rng.standard_normal((size, size))) * (sigma / np.sqrt(2))
         images[contrast] = SynthesizedImage(clean.astype(np.complex64), (clean + noise).astype(np.complex64), sigma)
@@ -309,7 +309,7 @@ def _bias_field(rng: np.random.Generator, grid: int, strength: float) -> np.ndar
     return np.exp(strength * np.tensordot(rng.standard_normal(5), terms, axes=1) / np.sqrt(2))
 
 
-def _smooth_phase(rng: np.random.Generator, size: int, amplitude: float) -> np.ndarray:
+def smooth_phase(rng: np.random.Generator, size: int, amplitude: float) -> np.ndarray:
     """Draw a constant, a linear ramp and a smooth random field: the slowly varying phase of a real MR image."""
     axis = np.linspace(-1.0, 1.0, size)
     v, u = np.meshgrid(axis, axis, indexing="ij")
