@@ -96,8 +96,9 @@ class RealSlice:
 def source_path(source: RealSource) -> Path:
     """Return the file of ``source`` inside its installed package; a missing wheel raises with the pip name."""
     if importlib.util.find_spec(source.package) is None:
-        raise ModuleNotFoundError(f"the real-scan test set needs the {REQUIRED_PACKAGES.get(source.package, source.package)!r} package "
-                                  f"(pip install {REQUIRED_PACKAGES.get(source.package, source.package)}) for {source.path}")
+        wheel = REQUIRED_PACKAGES.get(source.package, source.package)
+        raise ModuleNotFoundError(f"the real-scan test set needs the {wheel!r} package (pip install {wheel}) for "
+                                  f"{source.path}")
     module = importlib.import_module(source.package)
     path = Path(module.__file__).parent / source.path
     if not path.is_file():
@@ -131,8 +132,10 @@ def usable(source: RealSource, size: int) -> bool:
 
 
 def to_square(magnitude: np.ndarray, size: int) -> np.ndarray:
-    """Pad ``magnitude`` with zeros to a centred square and resample it to ``size × size`` (antialiased when it
-    shrinks); scale it so that its 99th percentile is 1."""
+    """Pad ``magnitude`` with zeros to a centred square, resample it to ``size × size`` and scale it to 1.
+
+    Shrinking is antialiased; the scale puts the 99th percentile at 1.
+    """
     from skimage.transform import resize
 
     side = max(magnitude.shape)
