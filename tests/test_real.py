@@ -69,3 +69,18 @@ def test_a_missing_wheel_names_the_package_to_install():
         real.real_slices(4, snr=40.0)
     with pytest.raises(ValueError, match="snr"):
         real.real_slices(32, snr=0.0)
+
+
+def test_every_build_has_the_real_split_with_blocks_per_source(smoke_dataset_root):
+    from mrilab.data import REAL_SPLIT, SliceDataset
+
+    dataset = SliceDataset(smoke_dataset_root / "smoke", REAL_SPLIT, REAL_SPLIT, mask="cartesian", ratios=(0.3,))
+    slices = real.real_slices(64, snr=40.0)
+    assert dataset.n_slices == len(slices)
+    assert list(dataset.slice_orientations) == [s.source for s in slices]
+    blocks = [dataset.block_label(i) for i in range(dataset.n_slices)]
+    assert len(set(blocks)) == len(slices) - 1  # the two adjacent cortex frames share a block
+    sample = dataset[0]
+    assert np.allclose(sample["target"].numpy(), slices[0].clean, atol=1e-6)
+    with pytest.raises(ValueError, match="split must be one of"):
+        SliceDataset(smoke_dataset_root / "smoke", "reel", REAL_SPLIT)

@@ -4,6 +4,7 @@
   in fastMRI's layout, cached under :func:`default_root` (see :mod:`mrilab.data.brain` for the physics);
 * :class:`SliceDataset`, :class:`NoisyKSpace`, :func:`collate`, :func:`as_batch`: undersampled samples for training
   and evaluation;
+* :mod:`mrilab.data.real`: real MR images shipped inside wheels, the ``real`` test split of every build;
 * :func:`ellipse_phantom`: a complex test image in milliseconds;
 * :func:`convert_fastmri` / :func:`convert_ixi`: real data into the same layout.
 """
@@ -13,6 +14,7 @@ from .brain import CONTRASTS, TISSUES, spin_echo_signal, synthesize_slice
 from .build import (
                     OOD_ORIENTATIONS,
                     PROFILES,
+                    REAL_SPLIT,
                     SPLITS,
                     Profile,
                     build_dataset,
@@ -32,6 +34,7 @@ __all__ = [
     "OOD_ORIENTATIONS",
     "NoisyKSpace",
     "PROFILES",
+    "REAL_SPLIT",
     "SPLITS",
     "TISSUES",
     "Profile",

@@ -2,7 +2,8 @@
 
 ``build_dataset("demo")`` writes fastMRI-style folders under ``{root}/demo``: ``singlecoil_{split}/{contrast}.h5``
 and ``multicoil_{split}/{contrast}_mc{C}.h5`` (``C`` birdcage coils) for the splits ``train``, ``val``, ``test`` and
-``ood``, then ``manifest.json`` with a hash of every build parameter. A second call with the same parameters finds
+``ood``, the real-scan test file ``singlecoil_real/real.h5`` (:mod:`mrilab.data.real`), then ``manifest.json`` with
+a hash of every build parameter. A second call with the same parameters finds
 the manifest and returns at once; ``force=True`` rebuilds. Single-coil and multi-coil files never share a folder, so
 a reader that globs one folder (fastMRI's ``SliceDataset``) sees one kind of file.
 
@@ -12,7 +13,9 @@ planes and a block of ``block_mm`` test planes, ``gap_mm`` planes apart (their o
 fenced off from the training planes by ``guard_mm`` planes on either side; every other plane is for training.
 Validation and test therefore each come from ``heldout_blocks`` blocks spread over the whole height of the brain, and
 no validation plane is a test plane's immediate neighbour. ``ood`` (out of
-distribution) holds coronal and sagittal slices of the same head, which no training or tuning ever sees.
+distribution) holds coronal and sagittal slices of the same head, which no training or tuning ever sees. ``real``
+holds real MR images of several anatomies and contrasts (:data:`mrilab.data.real.REAL_SOURCES`), single-coil, in one
+file named after the split: it is a test set only.
 A split with more slices than positions holds several independently varied versions of each position.
 """
 
@@ -32,12 +35,15 @@ import torch
 from ..coils import birdcage_maps, rss
 from ..io import atomic_write
 from ..ops import fft2c
-from . import brain
+from . import brain, real
 from .hdf5 import atomic_h5, create_slice_file, finish_slice_file, write_slice
 
 #: Version of the synthesis and file layout; part of the cache hash.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+#: The synthetic splits (a :class:`Profile` gives each one's slice count).
 SPLITS = ("train", "val", "test", "ood")
+#: The split of real scans: one single-coil file, ``singlecoil_real/real.h5``, of every usable real image.
+REAL_SPLIT = "real"
 #: Orientations of the out-of-distribution split, dealt to its slices in turn.
 OOD_ORIENTATIONS = ("coronal", "sagittal")
 
@@ -93,9 +99,9 @@ PROFILES: dict[str, Profile] = {
 
 
 def check_split(split: str) -> str:
-    """Return ``split`` if it is one of :data:`SPLITS`, else raise ``ValueError``."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    """Return ``split`` if it is one of :data:`SPLITS` or :data:`REAL_SPLIT`, else raise ``ValueError``."""
+    if split not in (*SPLITS, REAL_SPLIT):
+        raise ValueError(f"split must be one of {(*SPLITS, REAL_SPLIT)}, got {split!r}")
     return split
 
 
@@ -213,6 +219,8 @@ def build_hash(profile: Profile) -> str:
         "sharpening": brain.SHARPENING,
         "field_of_view_mm": brain.FIELD_OF_VIEW_MM,
         "nilearn": nilearn.__version__,
+        "real": [asdict(source) for source in real.REAL_SOURCES],
+        "real_max_upsampling": real.MAX_UPSAMPLING,
     }
     return hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -224,7 +232,7 @@ def dataset_files(profile: Profile) -> list[str]:
         files += [f"singlecoil_{split}/{contrast}.h5" for contrast in brain.CONTRASTS]
         if profile.count(split, multicoil=True):
             files += [f"multicoil_{split}/{c}_mc{n}.h5" for c in profile.multicoil_contrasts for n in profile.coils]
-    return files
+    return [*files, f"singlecoil_{REAL_SPLIT}/{REAL_SPLIT}.h5"]
 
 
 def build_dataset(profile: str | Profile, root: str | os.PathLike | None = None, force: bool = False, *,
@@ -239,6 +247,7 @@ def build_dataset(profile: str | Profile, root: str | os.PathLike | None = None,
     start = time.perf_counter()
     for split in SPLITS:
         _build_split(profile, directory, split, digest, progress=progress)
+    _build_real(profile, directory, digest)
     manifest = {"hash": digest, "profile": asdict(profile), "files": dataset_files(profile),
                 "seconds": round(time.perf_counter() - start, 3), "format": FORMAT_VERSION}
     atomic_write(manifest_path, json.dumps(manifest, indent=1, default=str))
@@ -307,3 +316,24 @@ def _build_split(profile: Profile, directory: Path, split: str, digest: str, *, 
             f.create_dataset("slice_variants", data=variants[:count].astype(np.int32))
             f.create_dataset("slice_orientations", data=orientations[:count].astype("S"))
             finish_slice_file(f)
+
+
+def _build_real(profile: Profile, directory: Path, digest: str) -> None:
+    """Write ``singlecoil_real/real.h5``: every usable real image at the profile's size, with its origin.
+
+    ``slice_orientations`` holds each slice's source name and ``slice_positions`` its position in mm along the
+    source's slice axis, so that the blocks of the statistics are the sources' groups of adjacent planes.
+    """
+    slices = real.real_slices(profile.size, snr=profile.snr, seed=profile.seed, phase_rad=profile.variation.phase_rad)
+    path = split_directory(directory, REAL_SPLIT) / f"{REAL_SPLIT}.h5"
+    with atomic_h5(path) as f:
+        create_slice_file(f, len(slices), (profile.size, profile.size), coils=None, acquisition="REAL",
+                          attrs={"contrast": REAL_SPLIT, "build_hash": digest,
+                                 "sources": json.dumps([asdict(s) for s in real.REAL_SOURCES])})
+        for i, item in enumerate(slices):
+            image = torch.from_numpy(item.noisy)
+            write_slice(f, i, fft2c(image).numpy(), image.abs().numpy(), item.clean)
+        f.create_dataset("slice_positions", data=np.array([s.position_mm for s in slices], dtype=np.int32))
+        f.create_dataset("slice_variants", data=np.array([s.frame for s in slices], dtype=np.int32))
+        f.create_dataset("slice_orientations", data=np.array([s.source for s in slices], dtype="S"))
+        finish_slice_file(f)

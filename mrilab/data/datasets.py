@@ -166,7 +166,7 @@ class SliceDataset(torch.utils.data.Dataset):
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < self.n_slices:
             raise IndexError(f"slice index must be an integer in [0, {self.n_slices}), got {index!r}")
         index = int(index)
-        split = SPLITS.index(self.split)
+        split = SPLITS.index(self.split) if self.split in SPLITS else len(SPLITS)  # the real split comes last
         if draw is None:
             ratio = self.ratios[index % len(self.ratios)]
             mask_seed = _seed(self.seed, _EVALUATION, split, index)
