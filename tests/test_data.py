@@ -64,8 +64,8 @@ def test_synthesized_slice_csf_brighter_on_t2_darker_on_t1():
     from mrilab.data import brain
 
     still = SliceVariation(rotation_deg=0, scale=0, shift_mm=0, tilt_deg=0, elastic_mm=0, head_thickness=0)
-    fractions, _ = brain._tissue_fractions(brain.load_tissue_volumes(), 80, 128, np.random.default_rng(0), still)
-    csf, wm = (brain._block_mean(fractions[t], 2) > 0.9 for t in ("csf", "wm"))
+    fractions, _ = brain.tissue_fractions(brain.load_tissue_volumes(), 80, 128, np.random.default_rng(0), still)
+    csf, wm = (brain.block_mean(fractions[t], 2) > 0.9 for t in ("csf", "wm"))
     assert csf.sum() > 10 and wm.sum() > 100
     images = synthesize_slice(80, 64, np.random.default_rng(0), snr=40.0, variation=still)
     t1, t2 = np.abs(images["T1w"].noisy), np.abs(images["T2w"].noisy)

@@ -86,7 +86,7 @@ FIELD_OF_VIEW_MM = 240.0
 #: The template is an average of 152 brains, so its tissue boundaries are blurred; raising the probabilities to this
 #: power and renormalising (GM, WM, CSF) restores boundaries about as sharp as a single subject's.
 SHARPENING = 2.0
-_MIN_WORK_GRID = 128  # small slices are synthesised on a finer grid and block-averaged to the output size
+MIN_WORK_GRID = 128  # small slices are synthesised on a finer grid and block-averaged to the output size
 
 
 def spin_echo_signal(pd: float | np.ndarray, t1: float | np.ndarray, t2: float | np.ndarray, tr: float,
@@ -193,14 +193,14 @@ def synthesize_slice(position: int, size: int, rng: np.random.Generator, *, snr:
     and the noise are drawn per contrast. All draws come from ``rng`` in a fixed order.
     """
     volumes = load_tissue_volumes()
-    supersample = max(1, round(_MIN_WORK_GRID / size))
+    supersample = max(1, round(MIN_WORK_GRID / size))
     grid = size * supersample
-    fractions, brain_fraction = _tissue_fractions(volumes, position, grid, rng, variation, orientation)
-    texture_pd = _smooth_noise(rng, grid, 0.7) + 0.5 * _smooth_noise(rng, grid, 3.0)
-    texture_relax = _smooth_noise(rng, grid, 0.7) + 0.5 * _smooth_noise(rng, grid, 3.0)
-    bias = _bias_field(rng, grid, variation.bias)
+    fractions, brain_fraction = tissue_fractions(volumes, position, grid, rng, variation, orientation)
+    texture_pd = smooth_noise(rng, grid, 0.7) + 0.5 * smooth_noise(rng, grid, 3.0)
+    texture_relax = smooth_noise(rng, grid, 0.7) + 0.5 * smooth_noise(rng, grid, 3.0)
+    bias = bias_field(rng, grid, variation.bias)
     jitter = {name: np.exp(variation.tissue_jitter * rng.standard_normal(3)) for name in TISSUES}
-    brain = _block_mean(brain_fraction, supersample) > 0.5
+    brain = block_mean(brain_fraction, supersample) > 0.5
     images = {}
     for contrast, c in CONTRASTS.items():
         magnitude = np.zeros((grid, grid), dtype=np.float64)
@@ -211,14 +211,14 @@ def synthesize_slice(position: int, size: int, rng: np.random.Generator, *, snr:
             magnitude += fractions[name] * spin_echo_signal(pd, tissue.t1 * j_t1 * relax, tissue.t2 * j_t2 * relax,
                                                             c.tr, c.te)
         magnitude *= bias * contrast_scale(contrast)
-        clean = _block_mean(magnitude, supersample) * np.exp(1j * smooth_phase(rng, size, variation.phase_rad))
+        clean = block_mean(magnitude, supersample) * np.exp(1j * smooth_phase(rng, size, variation.phase_rad))
         sigma = float(np.abs(clean)[brain].mean()) / snr
         noise = (rng.standard_normal((size, size)) + 1j * rng.standard_normal((size, size))) * (sigma / np.sqrt(2))
         images[contrast] = SynthesizedImage(clean.astype(np.complex64), (clean + noise).astype(np.complex64), sigma)
     return images
 
 
-def _tissue_fractions(volumes: TissueVolumes, position: int, grid: int, rng: np.random.Generator,
+def tissue_fractions(volumes: TissueVolumes, position: int, grid: int, rng: np.random.Generator,
                       variation: SliceVariation, orientation: str = "axial",
                       ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Sample the tissue maps on a randomly rotated, scaled, shifted, tilted and elastically deformed slice.
@@ -232,7 +232,7 @@ def _tissue_fractions(volumes: TissueVolumes, position: int, grid: int, rng: np.
     scale = 1.0 + variation.scale * rng.standard_normal()
     shift = variation.shift_mm * rng.standard_normal(2)
     tilt = np.tan(np.deg2rad(variation.tilt_deg * rng.standard_normal(2)))
-    elastic = [variation.elastic_mm * _coarse_field(rng, grid, 6) for _ in range(2)]
+    elastic = [variation.elastic_mm * coarse_field(rng, grid, 6) for _ in range(2)]
     cos, sin = np.cos(angle), np.sin(angle)
     u_src = scale * (cos * u - sin * v) + shift[0] + elastic[0]
     v_src = scale * (sin * u + cos * v) + shift[1] + elastic[1]
@@ -280,7 +280,7 @@ def _ramp(t: np.ndarray, width: float = 1.0) -> np.ndarray:
     return np.clip(t / width + 0.5, 0.0, 1.0)
 
 
-def _coarse_field(rng: np.random.Generator, grid: int, knots: int) -> np.ndarray:
+def coarse_field(rng: np.random.Generator, grid: int, knots: int) -> np.ndarray:
     """Smooth random field: ``knots × knots`` standard-normal weights on Gaussian bumps spread over the grid."""
     basis = _gaussian_basis(grid, knots)
     return basis @ rng.standard_normal((knots, knots)) @ basis.T
@@ -295,13 +295,13 @@ def _gaussian_basis(grid: int, knots: int) -> np.ndarray:
     return basis / np.sqrt((basis**2).sum(axis=1, keepdims=True))
 
 
-def _smooth_noise(rng: np.random.Generator, grid: int, sigma: float) -> np.ndarray:
+def smooth_noise(rng: np.random.Generator, grid: int, sigma: float) -> np.ndarray:
     """White noise filtered by a Gaussian of ``sigma`` pixels, rescaled to unit standard deviation."""
     field = ndimage.gaussian_filter(rng.standard_normal((grid, grid)), sigma, mode="wrap")
     return field / field.std()
 
 
-def _bias_field(rng: np.random.Generator, grid: int, strength: float) -> np.ndarray:
+def bias_field(rng: np.random.Generator, grid: int, strength: float) -> np.ndarray:
     """Smooth multiplicative receive field ``exp(p(u, v))`` with a random quadratic polynomial ``p``."""
     axis = np.linspace(-1.0, 1.0, grid)
     v, u = np.meshgrid(axis, axis, indexing="ij")
@@ -315,10 +315,10 @@ def smooth_phase(rng: np.random.Generator, size: int, amplitude: float) -> np.nd
     v, u = np.meshgrid(axis, axis, indexing="ij")
     offset = rng.uniform(-np.pi, np.pi)
     ramp = amplitude * (rng.standard_normal() * u + rng.standard_normal() * v)
-    return offset + ramp + amplitude * _coarse_field(rng, size, 4)
+    return offset + ramp + amplitude * coarse_field(rng, size, 4)
 
 
-def _block_mean(image: np.ndarray, factor: int) -> np.ndarray:
+def block_mean(image: np.ndarray, factor: int) -> np.ndarray:
     """Average ``factor × factor`` blocks: the ideal low-pass-and-sample of a finer grid."""
     if factor == 1:
         return image
