@@ -96,3 +96,22 @@ def test_noise_is_at_the_drawn_snr():
 def test_bad_settings_are_named(bad, match):
     with pytest.raises(ValueError, match=match):
         DomainRandomisation(**bad)
+
+
+def test_every_build_has_broad_and_shifted_files_of_the_splits_planes(smoke_dataset_root):
+    import h5py
+
+    from mrilab.data import SliceDataset
+    from mrilab.data.build import RANDOMISED_FILES
+
+    root = smoke_dataset_root / "smoke"
+    for name, splits in RANDOMISED_FILES.items():
+        for split in splits:
+            dataset = SliceDataset(root, split, name, mask="cartesian", ratios=(0.3,))
+            contrast = SliceDataset(root, split, "T1w", mask="cartesian", ratios=(0.3,))
+            assert np.array_equal(dataset.slice_positions, contrast.slice_positions), (split, name)
+            assert not np.allclose(dataset[0]["target"].abs(), contrast[0]["target"].abs())
+            with h5py.File(dataset.path) as f:
+                if name == "shifted":
+                    shifts = [s.decode() for s in f["slice_shifts"][()]]
+                    assert shifts == [list(SHIFTS)[i % len(SHIFTS)] for i in range(len(shifts))]

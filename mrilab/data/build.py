@@ -2,8 +2,9 @@
 
 ``build_dataset("demo")`` writes fastMRI-style folders under ``{root}/demo``: ``singlecoil_{split}/{contrast}.h5``
 and ``multicoil_{split}/{contrast}_mc{C}.h5`` (``C`` birdcage coils) for the splits ``train``, ``val``, ``test`` and
-``ood``, the real-scan test file ``singlecoil_real/real.h5`` (:mod:`mrilab.data.real`), then ``manifest.json`` with
-a hash of every build parameter. A second call with the same parameters finds
+``ood``, the real-scan test file ``singlecoil_real/real.h5`` (:mod:`mrilab.data.real`), the domain-randomised files
+``singlecoil_{train,val}/broad.h5`` and ``singlecoil_{val,test}/shifted.h5`` (:mod:`mrilab.data.randomise`), then
+``manifest.json`` with a hash of every build parameter. A second call with the same parameters finds
 the manifest and returns at once; ``force=True`` rebuilds. Single-coil and multi-coil files never share a folder, so
 a reader that globs one folder (fastMRI's ``SliceDataset``) sees one kind of file.
 
@@ -15,7 +16,10 @@ Validation and test therefore each come from ``heldout_blocks`` blocks spread ov
 no validation plane is a test plane's immediate neighbour. ``ood`` (out of
 distribution) holds coronal and sagittal slices of the same head, which no training or tuning ever sees. ``real``
 holds real MR images of several anatomies and contrasts (:data:`mrilab.data.real.REAL_SOURCES`), single-coil, in one
-file named after the split: it is a test set only.
+file named after the split: it is a test set only. ``broad.h5`` holds domain-randomised slices of the same planes
+as the split's contrast files (a broader training distribution and its validation slices); ``shifted.h5`` holds the
+split's planes with one named shift each (:data:`mrilab.data.randomise.SHIFTS`, dealt in turn): the shifted
+validation set on which the randomisation is chosen, and its test counterpart.
 A split with more slices than positions holds several independently varied versions of each position.
 """
 
@@ -35,7 +39,7 @@ import torch
 from ..coils import birdcage_maps, rss
 from ..io import atomic_write
 from ..ops import fft2c
-from . import brain, real
+from . import brain, randomise, real
 from .hdf5 import atomic_h5, create_slice_file, finish_slice_file, write_slice
 
 #: Version of the synthesis and file layout; part of the cache hash.
@@ -44,6 +48,8 @@ FORMAT_VERSION = 3
 SPLITS = ("train", "val", "test", "ood")
 #: The split of real scans: one single-coil file, ``singlecoil_real/real.h5``, of every usable real image.
 REAL_SPLIT = "real"
+#: The domain-randomised files (name → the splits that have one), besides the contrasts.
+RANDOMISED_FILES = {"broad": ("train", "val"), "shifted": ("val", "test")}
 #: Orientations of the out-of-distribution split, dealt to its slices in turn.
 OOD_ORIENTATIONS = ("coronal", "sagittal")
 
@@ -56,7 +62,7 @@ class Profile:
     files hold the first ``multicoil_slices`` slices of each split (the same anatomy as the single-coil files, with
     their own noise) for the contrasts in ``multicoil_contrasts`` and every coil count in ``coils``. The split
     geometry (``heldout_blocks``, ``block_mm``, ``guard_mm``, ``gap_mm``, ``min_area_fraction``) is described in the
-    module docstring.
+    module docstring; ``randomisation`` draws the slices of ``broad.h5``.
     """
 
     name: str
@@ -73,6 +79,7 @@ class Profile:
     gap_mm: int = 2
     min_area_fraction: float = 0.15
     variation: brain.SliceVariation = field(default_factory=brain.SliceVariation)
+    randomisation: randomise.DomainRandomisation = field(default_factory=randomise.DomainRandomisation)
 
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 8:
@@ -220,6 +227,8 @@ def build_hash(profile: Profile) -> str:
         "field_of_view_mm": brain.FIELD_OF_VIEW_MM,
         "nilearn": nilearn.__version__,
         "real": [asdict(source) for source in real.REAL_SOURCES],
+        "randomisation": asdict(profile.randomisation),
+        "shifts": {name: asdict(shift) for name, shift in randomise.SHIFTS.items()},
         "real_max_upsampling": real.MAX_UPSAMPLING,
     }
     return hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode()).hexdigest()
@@ -232,6 +241,7 @@ def dataset_files(profile: Profile) -> list[str]:
         files += [f"singlecoil_{split}/{contrast}.h5" for contrast in brain.CONTRASTS]
         if profile.count(split, multicoil=True):
             files += [f"multicoil_{split}/{c}_mc{n}.h5" for c in profile.multicoil_contrasts for n in profile.coils]
+    files += [f"singlecoil_{split}/{name}.h5" for name, splits in RANDOMISED_FILES.items() for split in splits]
     return [*files, f"singlecoil_{REAL_SPLIT}/{REAL_SPLIT}.h5"]
 
 
@@ -247,6 +257,9 @@ def build_dataset(profile: str | Profile, root: str | os.PathLike | None = None,
     start = time.perf_counter()
     for split in SPLITS:
         _build_split(profile, directory, split, digest, progress=progress)
+    for name, splits in RANDOMISED_FILES.items():
+        for split in splits:
+            _build_randomised(profile, directory, split, name, digest)
     _build_real(profile, directory, digest)
     manifest = {"hash": digest, "profile": asdict(profile), "files": dataset_files(profile),
                 "seconds": round(time.perf_counter() - start, 3), "format": FORMAT_VERSION}
@@ -336,4 +349,31 @@ def _build_real(profile: Profile, directory: Path, digest: str) -> None:
         f.create_dataset("slice_positions", data=np.array([s.position_mm for s in slices], dtype=np.int32))
         f.create_dataset("slice_variants", data=np.array([s.frame for s in slices], dtype=np.int32))
         f.create_dataset("slice_orientations", data=np.array([s.source for s in slices], dtype="S"))
+        finish_slice_file(f)
+
+
+def _build_randomised(profile: Profile, directory: Path, split: str, name: str, digest: str) -> None:
+    """Write ``singlecoil_{split}/{name}.h5``: the split's planes, domain-randomised (``broad``) or shifted."""
+    positions, variants, orientations = slice_plan(profile, split)
+    shift_names = list(randomise.SHIFTS)
+    path = split_directory(directory, split) / f"{name}.h5"
+    with atomic_h5(path) as f:
+        create_slice_file(f, len(positions), (profile.size, profile.size), coils=None, acquisition=name.upper(),
+                          attrs={"contrast": name, "build_hash": digest})
+        shifts = []
+        for i, (position, variant, orientation) in enumerate(zip(positions, variants, orientations, strict=True)):
+            shift = shift_names[i % len(shift_names)] if name == "shifted" else ""
+            settings = randomise.SHIFTS[shift] if shift else profile.randomisation
+            kind = shift_names.index(shift) if shift else len(shift_names)
+            rng = np.random.default_rng([profile.seed, SPLITS.index(split), int(position), int(variant), 7, kind])
+            image, _ = randomise.synthesize_randomised_slice(int(position), profile.size, rng, settings,
+                                                             variation=profile.variation, orientation=str(orientation))
+            noisy = torch.from_numpy(image.noisy)
+            write_slice(f, i, fft2c(noisy).numpy(), noisy.abs().numpy(), image.clean)
+            shifts.append(shift)
+        f.create_dataset("slice_positions", data=positions.astype(np.int32))
+        f.create_dataset("slice_variants", data=variants.astype(np.int32))
+        f.create_dataset("slice_orientations", data=orientations.astype("S"))
+        if name == "shifted":
+            f.create_dataset("slice_shifts", data=np.array(shifts, dtype="S"))
         finish_slice_file(f)
