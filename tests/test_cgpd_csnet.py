@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from mrilab.masks import cartesian_mask
 from mrilab.models import build_model
+from mrilab.models.base import measurement_scale
 from mrilab.models.cgpd_csnet import CGPDCSNet, CorrectionModule, GeometricPriorDistillation, pre_relaxation
 from mrilab.ops import MRIOperator, fft2c
 
@@ -223,8 +224,10 @@ def test_training_loss_is_eq11_and_adam_reduces_it():
     model = CGPDCSNet(**{**TINY, "n_stages": 3})
     loss = model.training_loss(batch)
     _, stages = model(kspace, mask, ratio=0.25, return_stages=True)
+    scale = measurement_scale(kspace * mask).flatten()  # eq. (11) in units of the data's scale
     expected = sum(
-        (torch.view_as_real(stages[i]["x"] - target).abs().sum(dim=(1, 2, 3, 4)) / SIZE**2).mean() for i in (2, 1)
+        (torch.view_as_real(stages[i]["x"] - target).abs().sum(dim=(1, 2, 3, 4)) / scale / SIZE**2).mean()
+        for i in (2, 1)
     )
     assert loss.ndim == 0 and torch.allclose(loss, expected)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)

@@ -33,7 +33,9 @@ def test_measurements_are_the_masked_data_and_the_masks_operator():
     x, stages = model(kspace, mask, return_stages=True)
     data = model.data
     assert isinstance(data, Measurements) and data.batch_size == 2
-    assert torch.equal(data.y, torch.where(mask, kspace, torch.zeros_like(kspace)))
+    masked = torch.where(mask, kspace, torch.zeros_like(kspace))
+    scale = (masked.abs() ** 2).sum(dim=(1, 2, 3), keepdim=True).div(H * W).sqrt()  # the RMS scale, per sample
+    assert torch.allclose(data.scale, scale) and torch.allclose(data.y, masked / scale)
     assert torch.allclose(x, apply([a.conj().T for a in dense_operator(mask, None, 2)], kspace, (1, H, W)))
     assert stages == [{"x": x}] and model(kspace, mask).shape == (2, 1, H, W)
     assert data.ratio is None and data.reference is None and data.sens is None
@@ -110,7 +112,8 @@ def test_coils_references_and_sizes_at_the_boundary():
     reference = random(2, 1, H, W, seed=78)
     single = Probe(needs_reference=True)
     single(kspace[:, :1], mask, reference=reference)
-    assert torch.equal(single.data.reference, reference)
+    rms = (reference.abs() ** 2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
+    assert torch.allclose(single.data.reference, reference / rms)  # the reference in units of its own scale
     with pytest.raises(ValueError, match="needs reference"):
         single(kspace[:, :1], mask)
     with pytest.raises(ValueError, match="reference must have shape"):

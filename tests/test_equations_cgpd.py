@@ -24,7 +24,7 @@ import torch
 from mrilab.models.cgpd_csnet import CGPDCSNet
 from mrilab.ops import MRIOperator
 
-from .test_equations_ista_net import conv2d, relu
+from .test_equations_ista_net import conv2d, relu, units
 from .test_equations_ops import apply, dense_operator, dft_matrix, random, random_mask
 
 H, W = 8, 6  # not square: height and width must not be confused
@@ -95,6 +95,8 @@ def reference(model: CGPDCSNet, kspace: torch.Tensor, mask: torch.Tensor, ratio=
     shape = (1, H, W)
     masks = (mask if mask.ndim == 4 else mask[None, None]).expand(batch, 1, H, W)
     y = kspace * masks
+    scale = units(y)
+    y = y / scale  # the model works in units of the data's RMS scale (the model contract)
     if ratio is None:
         alpha = torch.tensor([float(masks[b].double().mean()) for b in range(batch)], dtype=torch.float64)
     else:
@@ -133,7 +135,7 @@ def reference(model: CGPDCSNet, kspace: torch.Tensor, mask: torch.Tensor, ratio=
         out = conv(prior.fuse, features)
         x = torch.complex(out[:, :1], out[:, 1:])
         stages.append({"D": h, "C": corrected, "x": x})
-    return stages
+    return [{key: value * scale for key, value in stage.items()} for stage in stages]
 
 
 def random_model(seed: int = 0, **options) -> CGPDCSNet:
@@ -229,7 +231,8 @@ def test_training_loss_is_eq11_on_the_last_and_the_middle_stage(n_stages):
     per_sample = sum((stages[s - 1]["x"] - target.to(torch.complex128)).real.abs().sum(dim=(1, 2, 3))
                      + (stages[s - 1]["x"] - target.to(torch.complex128)).imag.abs().sum(dim=(1, 2, 3))
                      for s in (n_stages, middle))
-    expected = per_sample.mean() / (H * W)
+    scale = units(kspace.to(torch.complex128) * mask).flatten()  # the loss is in units of the data's scale
+    expected = (per_sample / scale).mean() / (H * W)
     assert loss.ndim == 0 and math.isclose(loss.item(), float(expected), rel_tol=2e-5)
     batch = {"kspace": kspace, "mask": mask, "ratio": ratio}
     with pytest.raises(TypeError, match=r"^batch\['target'\] must be a complex tensor"):

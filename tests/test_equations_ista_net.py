@@ -54,6 +54,8 @@ def reference(model: ISTANetPlus, kspace: torch.Tensor, mask: torch.Tensor, targ
     matrices = dense_operator(mask, None, batch)
     masks = (mask if mask.ndim == 4 else mask[None, None]).expand(batch, 1, SIZE, SIZE)
     y = kspace * masks  # values outside the mask are not data
+    scale = units(y)
+    y = y / scale  # the model works in units of the data's RMS scale (the model contract)
     x = apply([a.conj().T for a in matrices], y, (1, SIZE, SIZE))  # x^(0) = A^H y
     stages, constraint = [], 0.0
     for phase in model.phases:
@@ -69,12 +71,17 @@ def reference(model: ISTANetPlus, kspace: torch.Tensor, mask: torch.Tensor, targ
         x = r + torch.complex(update[:, :1], update[:, 1:])
         symmetry = Ft2(relu(Ft1(sparse))) - features
         constraint = constraint + (symmetry**2).mean()
-        stages.append((x, r))
+        stages.append((x * scale, r * scale))
     if target is None:
-        return x, stages
-    error = x - target
+        return x * scale, stages
+    error = x - target / scale
     discrepancy = torch.cat([error.real, error.imag], dim=1).pow(2).mean()
-    return x, stages, discrepancy + model.gamma * constraint
+    return x * scale, stages, discrepancy + model.gamma * constraint
+
+
+def units(y: torch.Tensor) -> torch.Tensor:
+    """The RMS scale ``sqrt(Σ|y|² / (H W))`` of each sample's masked k-space, ``(B, 1, 1, 1)``."""
+    return (y.abs() ** 2).sum(dim=(1, 2, 3), keepdim=True).div(y.shape[-2] * y.shape[-1]).sqrt()
 
 
 def tiny_model(gamma: float = 0.01) -> ISTANetPlus:
@@ -115,7 +122,8 @@ def test_the_thresholds_are_active_in_the_reference_problem():
     kspace, mask, _ = problem(False)
     phase = model.phases[0]
     with torch.no_grad():
-        x0 = apply([a.conj().T for a in dense_operator(mask, None, 2)], kspace * mask, (1, SIZE, SIZE))
+        y = kspace * mask
+        x0 = apply([a.conj().T for a in dense_operator(mask, None, 2)], y / units(y), (1, SIZE, SIZE))
         sparse = phase.F(phase.D(torch.cat([x0.real, x0.imag], dim=1)))
     zeroed = float((sparse.abs() <= phase.theta.item()).double().mean())
     assert 0.1 < zeroed < 0.9

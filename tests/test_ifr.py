@@ -615,13 +615,16 @@ def test_every_stage_equals_eqs_6_to_11_written_out(options):
     y, mask = tiny_problem()
     with torch.no_grad():
         x_hat, stages = model(y, mask, return_stages=True)
-    expected = naive_ifrnet(model, y[0, 0].numpy(), mask.numpy())
+    masked = y * mask
+    scale = float((masked.abs() ** 2).sum().div(masked.shape[-2] * masked.shape[-1]).sqrt())  # the model's units
+    expected = naive_ifrnet(model, (masked / scale)[0, 0].numpy(), mask.numpy())
     assert len(stages) == len(expected) == model.config["n_stages"]
     for n, (got, want) in enumerate(zip(stages, expected, strict=True)):
         assert set(got) == set(want), n
         for key, value in want.items():
+            value = value * scale if np.iscomplexobj(value) else value  # images come back in the data's units
             np.testing.assert_allclose(got[key][0, 0].numpy(), value, atol=1e-9, err_msg=f"stage {n + 1}, {key}")
-    np.testing.assert_allclose(x_hat[0, 0].numpy(), expected[-1]["x"], atol=1e-9)
+    np.testing.assert_allclose(x_hat[0, 0].numpy(), expected[-1]["x"] * scale, atol=1e-9)
 
 
 def test_output_is_soft_data_consistent_with_the_last_rho():
