@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .data import SliceDataset
+from .data.randomise import SHIFTS
 from .evaluation import evaluate
 from .io import atomic_write
 from .recipes import cgpd_csnet, ifr_net, ista_net
@@ -206,3 +207,77 @@ def seed_spread(record: dict) -> dict[str, float]:
     chosen = next(c for c in record["candidates"] if c["name"] == record["chosen"])
     runs = [chosen["val_psnr"], *(r["val_psnr"] for r in record["seed_repeats"])]
     return {ratio: max(run[ratio] for run in runs) - min(run[ratio] for run in runs) for ratio in chosen["val_psnr"]}
+
+
+#: The training distributions :func:`select_training_data` compares (``contrast`` of the recipes): the book's
+#: T1-weighted generator alone, its domain-randomised slices (:mod:`mrilab.data.randomise`), and both together.
+TRAINING_DATA = {"narrow": "T1w", "broad": "broad", "mixed": "T1w+broad"}
+#: How far below the narrow candidate a candidate's in-distribution validation PSNR may fall.
+IN_DISTRIBUTION_TOLERANCE_DB = 1.0
+DATA_RULE = (f"the highest mean PSNR on the shifted validation set (over the proxy models and their ratios) among the "
+             f"candidates whose mean in-distribution (T1w) validation PSNR is within {IN_DISTRIBUTION_TOLERANCE_DB:g} "
+             "dB of the narrow candidate's")
+#: The proxies every candidate trains: ISTA-Net+ at 10 % from scratch (the demo model, half its first schedule) and
+#: the ablation-size CGPD-CSNet at 10 and 30 %, both on 1-D random Cartesian masks.
+DATA_PROXIES = {"ISTA-Net+ 10 %": (0.1,), "CGPD-CSNet (ablation size)": ABLATION_RATIOS}
+
+
+def _proxy(name: str, profile: str, contrast: str) -> tuple[torch.nn.Module, float]:
+    """Return one proxy model trained on ``contrast`` (or resumed from its run) and its training seconds.
+
+    ``retrain=True``: a committed model whose recipe matches is not loaded, so every candidate is trained by the
+    code under selection.
+    """
+    if name == "ISTA-Net+ 10 %":
+        first = ista_net.recipe(profile)["first_steps"] // 2
+        model, history = ista_net.train(profile, 0.1, contrast=contrast, schedule={"first_steps": first},
+                                        retrain=True, progress=False)
+    else:
+        model, history = cgpd_csnet.train(profile, "ablation_f", ratios=ABLATION_RATIOS, setting="ablation",
+                                          contrast=contrast, retrain=True, progress=False)
+    return model, history["seconds"]
+
+
+def _mean_psnr(model: torch.nn.Module, dataset: SliceDataset) -> tuple[float, list[dict]]:
+    rows = evaluate(model, dataset, device="cpu")
+    return summarize(rows, metrics=("psnr",))["psnr_mean"], rows
+
+
+def select_training_data(profile: str = "demo") -> dict:
+    """Train the proxies on every :data:`TRAINING_DATA` candidate, choose by :data:`DATA_RULE`, write the record.
+
+    Every candidate is scored on validation slices only: the T1w validation split (in distribution) and the shifted
+    validation set (``shifted.h5``, one named shift per slice, :data:`mrilab.data.randomise.SHIFTS`). The record,
+    ``mrilab/records/training_data_{profile}.json``, holds per candidate and proxy the PSNR per ratio on both, per
+    shift on the shifted set, and the training time.
+    """
+    tried = []
+    for candidate, contrast in TRAINING_DATA.items():
+        entry = {"name": candidate, "contrast": contrast, "proxies": {}, "train_seconds": 0.0}
+        for proxy, ratios in DATA_PROXIES.items():
+            model, seconds = _proxy(proxy, profile, contrast)
+            entry["train_seconds"] += round(seconds, 1)
+            scores = {}
+            for ratio in ratios:
+                same = SliceDataset(profile, "val", "T1w", mask="cartesian", ratios=(ratio,))
+                shifted = SliceDataset(profile, "val", "shifted", mask="cartesian", ratios=(ratio,))
+                in_distribution, _ = _mean_psnr(model, same)
+                shifted_psnr, rows = _mean_psnr(model, shifted)
+                shifts = shifted.slice_shifts
+                per_shift = {s: float(np.mean([r["psnr"] for r in rows if shifts[r["index"]] == s])) for s in SHIFTS}
+                scores[str(ratio)] = {"val": round(in_distribution, 4), "shifted": round(shifted_psnr, 4),
+                                      "per_shift": {s: round(v, 4) for s, v in per_shift.items()}}
+            entry["proxies"][proxy] = scores
+        values = [s for proxy in entry["proxies"].values() for s in proxy.values()]
+        entry["val_mean"] = round(float(np.mean([s["val"] for s in values])), 4)
+        entry["shifted_mean"] = round(float(np.mean([s["shifted"] for s in values])), 4)
+        tried.append(entry)
+    narrow = next(c for c in tried if c["name"] == "narrow")
+    eligible = [c for c in tried if c["val_mean"] >= narrow["val_mean"] - IN_DISTRIBUTION_TOLERANCE_DB]
+    chosen = max(eligible, key=lambda c: c["shifted_mean"])
+    record = {"profile": profile, "splits": ["val", "shifted val"], "mask": "cartesian", "rule": DATA_RULE,
+              "tolerance_db": IN_DISTRIBUTION_TOLERANCE_DB, "proxies": {k: list(v) for k, v in DATA_PROXIES.items()},
+              "candidates": tried, "chosen": chosen["name"], "chosen_contrast": chosen["contrast"],
+              "machine": machine_info(), "written": time.strftime("%Y-%m-%d")}
+    atomic_write(RECORDS / f"training_data_{profile}.json", json.dumps(record, indent=1) + "\n")
+    return record

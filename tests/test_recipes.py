@@ -76,7 +76,8 @@ def test_ista_net_series_warm_starts_from_the_lower_ratio(runs):
     first = ista_net.trainer("smoke", 0.1)
     assert first.start_from is None and first.config.steps == ISTA_NET["smoke"]["first_steps"]
     model, history = ista_net.train("smoke", 0.2, progress=False)
-    assert len(list((runs / "smoke" / "ista_net").glob("T1w_cartesian_10-*/checkpoint.pt"))) == 1  # trained first
+    first_runs = (runs / "smoke" / "ista_net").glob(f"{common.TRAINING_DATA}_cartesian_10-*/checkpoint.pt")
+    assert len(list(first_runs)) == 1  # trained first
     assert history["step"][-1] == ISTA_NET["smoke"]["train"]["steps"]
     again, _ = ista_net.train("smoke", 0.2, progress=False)  # reloads, trains nothing
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))

@@ -23,7 +23,7 @@ from .build import (
                     split_directory,
                     split_positions,
 )
-from .datasets import MASK_KINDS, NoisyKSpace, SliceDataset
+from .datasets import MASK_KINDS, MixedSlices, NoisyKSpace, SliceDataset, training_slices
 from .fastmri import convert_fastmri, read_fastmri_volume
 from .ixi import convert_ixi, find_ixi_subjects
 from .phantom import ellipse_phantom
@@ -31,6 +31,7 @@ from .phantom import ellipse_phantom
 __all__ = [
     "CONTRASTS",
     "MASK_KINDS",
+    "MixedSlices",
     "OOD_ORIENTATIONS",
     "NoisyKSpace",
     "PROFILES",
@@ -39,6 +40,7 @@ __all__ = [
     "TISSUES",
     "Profile",
     "SliceDataset",
+    "training_slices",
     "as_batch",
     "build_dataset",
     "collate",

@@ -106,6 +106,7 @@ class SliceDataset(torch.utils.data.Dataset):
             positions = f["slice_positions"][()] if "slice_positions" in f else None
             orientations = f["slice_orientations"][()] if "slice_orientations" in f else None
             has_clean = "reconstruction_clean" in f
+            shifts = f["slice_shifts"][()] if "slice_shifts" in f else None
             if target == "clean" and not has_clean:
                 raise ValueError(f"target='clean': {self.path} stores no noise-free image (reconstruction_clean); "
                                  "use target='noisy' or 'auto'")
@@ -135,6 +136,8 @@ class SliceDataset(torch.utils.data.Dataset):
         self.slice_positions = np.arange(n_slices) if positions is None else positions[:n_slices]
         self.slice_orientations = (np.full(n_slices, "axial", dtype=object) if orientations is None
                                    else np.array([o.decode() for o in orientations[:n_slices]], dtype=object))
+        #: the named shift of every slice of a shifted set (:data:`mrilab.data.randomise.SHIFTS`), else ``None``
+        self.slice_shifts = None if shifts is None else [v.decode() for v in shifts[:n_slices]]
         self._blocks = (None if positions is None
                         else block_labels(self.slice_positions, self.slice_orientations, BLOCK_GAP_MM))
         self._handles: dict[Path, object] = {}
@@ -261,6 +264,50 @@ class NoisyKSpace(torch.utils.data.Dataset):
         noise = torch.randn(*kspace.shape, 2, generator=generator) * (sigma / 2**0.5)
         sample["kspace"] = kspace + torch.view_as_complex(noise) * sample["mask"]
         return sample
+
+
+class MixedSlices(torch.utils.data.Dataset):
+    """The slices of several datasets one after another: a training mixture such as ``"T1w+broad"``.
+
+    Slice ``i`` is slice ``i - offset`` of the part whose range holds it, with that part's evaluation or training
+    mask (``dataset[(i, draw)]``), so a trainer that draws indices uniformly sees every part in proportion to its
+    size. ``sample["index"]`` is the index in the mixture.
+    """
+
+    def __init__(self, parts: Sequence[torch.utils.data.Dataset]) -> None:
+        if len(parts) < 2:
+            raise ValueError(f"parts must hold at least two datasets, got {len(parts)}")
+        self.parts = list(parts)
+        self.offsets = np.cumsum([0] + [len(part) for part in self.parts])
+
+    def __len__(self) -> int:
+        """Return the number of slices of all parts together."""
+        return int(self.offsets[-1])
+
+    def __getitem__(self, item: int | tuple[int, int]) -> dict:
+        """Return slice ``item`` (or ``(item, draw)``) of the part that holds it."""
+        index, draw = item if isinstance(item, tuple) else (item, None)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(self):
+            raise IndexError(f"slice index must be an integer in [0, {len(self)}), got {index!r}")
+        part = int(np.searchsorted(self.offsets, index, side="right")) - 1
+        local = int(index) - int(self.offsets[part])
+        sample = dict(self.parts[part][local if draw is None else (local, draw)])
+        sample["index"] = int(index)
+        return sample
+
+
+def training_slices(root_or_profile: str | os.PathLike | Profile, split: str, contrast: str,
+                    **options: object) -> torch.utils.data.Dataset:
+    """Return the :class:`SliceDataset` of ``contrast``, or the :class:`MixedSlices` of ``"A+B"``'s files.
+
+    ``options`` are those of :class:`SliceDataset` (the same for every part).
+    """
+    names = contrast.split("+") if isinstance(contrast, str) else []
+    if not names or not all(names):
+        raise ValueError(f"contrast must be a file name or names joined by '+' (e.g. 'T1w+broad'), got {contrast!r}")
+    if len(names) == 1:
+        return SliceDataset(root_or_profile, split, names[0], **options)
+    return MixedSlices([SliceDataset(root_or_profile, split, name, **options) for name in names])
 
 
 def block_labels(positions: Sequence[int], orientations: Sequence[str], gap: int) -> list[str]:

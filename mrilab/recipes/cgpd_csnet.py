@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..data import NoisyKSpace, SliceDataset
+from ..data import NoisyKSpace, training_slices
 from ..models import CGPDCSNet
 from ..runtime import pick, seed_everything
 from ..train import TrainConfig, Trainer
-from .common import fit, make_trainer
+from .common import NARROW, TRAINING_DATA, fit, make_trainer
 from .ista_net import RATIOS
 
 NAME = "CGPD-CSNet"
@@ -76,7 +76,7 @@ def run_steps(profile: str, name: str, *, setting: str = "main", steps: int | No
 
 
 def trainer(profile: str, name: str, *, ratios: float | tuple[float, ...], mask: str = "cartesian",
-            noise: float | None = None, setting: str = "main", contrast: str = "T1w", seed: int = 0,
+            noise: float | None = None, setting: str = "main", contrast: str = TRAINING_DATA, seed: int = 0,
             steps: int | None = None, train_overrides: dict | None = None, **model_overrides: object) -> Trainer:
     """Return the trainer (not fitted) of one CGPD-CSNet run.
 
@@ -89,7 +89,7 @@ def trainer(profile: str, name: str, *, ratios: float | tuple[float, ...], mask:
     """
     settings = pick(pick(SETTINGS, profile), setting)
     ratios = (ratios,) if isinstance(ratios, (int, float)) else tuple(ratios)
-    dataset = SliceDataset(profile, "train", contrast, mask=mask, ratios=ratios, seed=seed, target="noisy")
+    dataset = training_slices(profile, "train", contrast, mask=mask, ratios=ratios, seed=seed, target="noisy")
     if noise is not None:
         dataset = NoisyKSpace(dataset, noise, seed=seed)
     seed_everything(seed)
@@ -143,9 +143,14 @@ def ablations(profile: str) -> dict[str, dict]:
     return variants
 
 
+def twins(profile: str) -> list[dict]:
+    """Return the options of :func:`train` of the main model trained on the narrow distribution."""
+    return [{"name": "multi_ratio", "ratios": RATIOS, "contrast": NARROW}]
+
+
 def runs(profile: str) -> list[dict]:
     """Return the options of :func:`train` for every run the chapters use in ``profile``."""
-    main = [{"name": "multi_ratio", "ratios": RATIOS}]
+    main = [{"name": "multi_ratio", "ratios": RATIOS}] + (twins(profile) if NARROW != TRAINING_DATA else [])
     experiments = pick(EXPERIMENTS, profile)
     small = [{"name": name, "setting": "ablation", "seed": seed, "ratios": experiments["ablation_ratios"], **options}
              for name, options in ablations(profile).items() for seed in experiments["seeds"]]

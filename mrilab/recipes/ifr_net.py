@@ -16,11 +16,11 @@ from dataclasses import asdict
 
 from torch import nn
 
-from ..data import SliceDataset
+from ..data import training_slices
 from ..models import IFRNet
 from ..runtime import pick, seed_everything
 from ..train import TrainConfig, Trainer
-from .common import committed, fit, make_trainer
+from .common import NARROW, TRAINING_DATA, committed, fit, make_trainer
 
 NAME = "IFR-Net"
 METHOD = "ifr_net"
@@ -151,7 +151,7 @@ def run_steps(profile: str, ratio: float, *, mask: str = MASK, variant: str | No
     return settings["train"]["steps"] if warm_start_from(profile, ratio, mask) else settings["first_steps"]
 
 
-def trainer(profile: str, ratio: float, *, mask: str = MASK, contrast: str = "T1w", seed: int = 0,
+def trainer(profile: str, ratio: float, *, mask: str = MASK, contrast: str = TRAINING_DATA, seed: int = 0,
             variant: str | None = None, schedule: dict | None = None) -> Trainer:
     """Return the trainer of one IFR-Net (not yet fitted).
 
@@ -172,8 +172,8 @@ def trainer(profile: str, ratio: float, *, mask: str = MASK, contrast: str = "T1
         prefix = f"ablation_{variant}_{seed}".replace(" ", "").replace("=", "")
     else:
         prefix = f"{contrast}_{mask}_{round(100 * ratio)}"
-    dataset = SliceDataset(profile, "train", contrast, mask=mask, ratios=(ratio,), seed=seed, target="noisy")
-    validation = SliceDataset(profile, "val", contrast, mask=mask, ratios=(ratio,), seed=seed, target="noisy",
+    dataset = training_slices(profile, "train", contrast, mask=mask, ratios=(ratio,), seed=seed, target="noisy")
+    validation = training_slices(profile, "val", contrast, mask=mask, ratios=(ratio,), seed=seed, target="noisy",
                               max_slices=VALIDATION_SLICES)
     seed_everything(seed)
     model = IFRNet(**model_options)
@@ -220,11 +220,24 @@ def ablation(profile: str, variant: str, *, retrain: bool = False,
             for seed in seeds(profile, variant)}
 
 
+def twins(profile: str) -> list[dict]:
+    """Return the options of :func:`train` of the Cartesian model trained on the narrow distribution.
+
+    The models of its warm-started series (:func:`warm_start_from`) come first.
+    """
+    chain, start = [], ("cartesian", PATTERN_RATIO)
+    while start is not None:
+        chain.insert(0, {"ratio": start[1], "mask": start[0], "contrast": NARROW})
+        start = warm_start_from(profile, start[1], start[0])
+    return chain
+
+
 def runs(profile: str) -> list[dict]:
     """Return the options of :func:`train` for every run the IFR chapters use in ``profile``."""
     settings = pick(SETTINGS, profile)
     main = [{"ratio": r} for r in RATIOS]
+    narrow = twins(profile) if NARROW != TRAINING_DATA else []
     patterns = [{"ratio": PATTERN_RATIO, "mask": m} for m in PATTERNS]
     ablations = [{"ratio": settings["ablation_ratio"], "variant": v, "seed": s} for v in variants(profile)
                  for s in seeds(profile, v)]
-    return main + patterns + ablations
+    return main + patterns + ablations + narrow

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..data import SliceDataset
+from ..data import training_slices
 from ..models import ISTANetPlus
 from ..runtime import pick, seed_everything
 from ..train import TrainConfig, Trainer
-from .common import committed, fit, make_trainer
+from .common import NARROW, TRAINING_DATA, TWIN_RATIOS, committed, fit, make_trainer
 
 NAME = "ISTA-Net+"
 METHOD = "ista_net"
@@ -72,7 +72,7 @@ def run_steps(profile: str, ratio: float, *, schedule: dict | None = None, **opt
     return settings["train"]["steps"] if warm else settings["first_steps"]
 
 
-def trainer(profile: str, ratio: float, *, contrast: str = "T1w", mask: str = "cartesian", seed: int = 0,
+def trainer(profile: str, ratio: float, *, contrast: str = TRAINING_DATA, mask: str = "cartesian", seed: int = 0,
             schedule: dict | None = None) -> Trainer:
     """Return the trainer of one per-ratio ISTA-Net+ (not yet fitted).
 
@@ -82,7 +82,7 @@ def trainer(profile: str, ratio: float, *, contrast: str = "T1w", mask: str = "c
     settings = recipe(profile, schedule)
     previous = RATIOS[RATIOS.index(ratio) - 1] if settings["warm_start"] and ratio in RATIOS[1:] else None
     steps = run_steps(profile, ratio, schedule=schedule)
-    dataset = SliceDataset(profile, "train", contrast, mask=mask, ratios=(ratio,), seed=seed, target="noisy")
+    dataset = training_slices(profile, "train", contrast, mask=mask, ratios=(ratio,), seed=seed, target="noisy")
     seed_everything(seed)
     model = ISTANetPlus(**settings["model"])
     config = TrainConfig(**{**settings["train"], "steps": steps}, checkpoint_every=50, log_every=5, seed=seed)
@@ -112,8 +112,14 @@ def trained(profile: str, *, retrain: bool = False, progress: bool = True) -> di
     return {r: train(profile, r, retrain=retrain, progress=progress)[0] for r in RATIOS}
 
 
+def twins(profile: str) -> list[dict]:
+    """Return the options of :func:`train` of the models trained on the narrow distribution (10–30 %, Cartesian)."""
+    return [{"ratio": r, "contrast": NARROW} for r in TWIN_RATIOS]
+
+
 def runs(profile: str) -> list[dict]:
     """Return the options of :func:`train` for every run the chapters use in ``profile``."""
     schedules = [None, shorter(profile)] if profile == "demo" else [None]
     radial = [{"ratio": r, "mask": "radial"} for r in RADIAL_RATIOS]
-    return [{"ratio": r, "schedule": s} for s in schedules for r in RATIOS] + radial
+    narrow = twins(profile) if NARROW != TRAINING_DATA else []
+    return [{"ratio": r, "schedule": s} for s in schedules for r in RATIOS] + radial + narrow

@@ -1,0 +1,87 @@
+"""Every trained network's margin over TV, trained on the broad and on the narrow distribution, in three places.
+
+    python benchmarks/transfer.py --profile demo      # about 5 minutes on 2 cores, from the committed weights
+
+For ISTA-Net+ (its 10, 20 and 30 % models), CGPD-CSNet (the multi-ratio model at 10, 20 and 30 %) and IFR-Net (its
+Cartesian 25 % model), each trained on the recipes' distribution (mrilab.recipes.common.TRAINING_DATA) and on the
+narrow one (NARROW, the twins), the paired PSNR difference to TV (mean, 95 % CI over blocks, Wilcoxon p, verdict) on
+the T1w test split (in distribution), the shifted validation set and the real scans, all with 1-D random Cartesian
+masks. TV's λ is the one chosen on the T1w validation split. Writes benchmarks/results/transfer.json, from which
+the README's table is rendered (tools/readme_results.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from common import RESULTS
+
+from mrilab import stats
+from mrilab.data import SliceDataset
+from mrilab.evaluation import evaluate
+from mrilab.recipes import cgpd_csnet, ifr_net, ista_net
+from mrilab.recipes.classical import CLASSICAL, LAMBDA_GRID, classical_reconstructor, tune_lambda
+from mrilab.recipes.common import NARROW, TRAINING_DATA, TWIN_RATIOS
+from mrilab.runtime import machine_info, pick
+
+#: ``{name: (split, file)}`` of the three places a margin is measured.
+PLACES = {"in distribution": ("test", "T1w"), "shifted": ("val", "shifted"), "real": ("real", "real")}
+MASK = "cartesian"
+
+
+def networks(profile: str, contrast: str) -> dict[tuple[str, float], object]:
+    """Return ``{(network, ratio): model}`` of the compared models trained on ``contrast``."""
+    cgpd, _ = cgpd_csnet.train(profile, "multi_ratio", ratios=cgpd_csnet.RATIOS, contrast=contrast, progress=False)
+    ifr, _ = ifr_net.train(profile, ifr_net.PATTERN_RATIO, mask=MASK, contrast=contrast, progress=False)
+    models = {("ISTA-Net+", r): ista_net.train(profile, r, contrast=contrast, progress=False)[0] for r in TWIN_RATIOS}
+    models |= {("CGPD-CSNet", r): cgpd for r in TWIN_RATIOS}
+    models[f"IFR-Net ({MASK})", ifr_net.PATTERN_RATIO] = ifr
+    return models
+
+
+def measure(profile: str) -> dict:
+    """Return the record: per network, ratio, place and training distribution, the paired margin over TV."""
+    trained = {"broad": networks(profile, TRAINING_DATA), "narrow": networks(profile, NARROW)}
+    settings = pick(CLASSICAL, profile)
+    entries = []
+    for network, ratio in trained["broad"]:
+        tuning = SliceDataset(profile, "val", "T1w", mask=MASK, ratios=(ratio,), max_slices=settings["tuning_slices"])
+        lam, _ = tune_lambda("tv", tuning, pick(LAMBDA_GRID, profile)["tv"], iterations=settings["iterations"])
+        tv = classical_reconstructor("tv", lam, iterations=settings["iterations"])
+        entry = {"network": network, "ratio": ratio, "tv_lambda_relative": lam, "places": {}}
+        for place, (split, file) in PLACES.items():
+            dataset = SliceDataset(profile, split, file, mask=MASK, ratios=(ratio,))
+            tv_rows = evaluate(tv, dataset, device="cpu")
+            entry["places"][place] = {"tv_psnr": stats.summarize(tv_rows, metrics=("psnr",))["psnr_mean"]}
+            for trained_on, models in trained.items():
+                rows = evaluate(models[network, ratio], dataset, device="cpu")
+                c = stats.paired(rows, tv_rows)
+                entry["places"][place][trained_on] = {
+                    "psnr": stats.summarize(rows, metrics=("psnr",))["psnr_mean"], "margin": c.mean,
+                    "ci_low": c.ci_low, "ci_high": c.ci_high, "p_value": c.p_value, "n_blocks": c.n_blocks,
+                    "verdict": {True: "beats TV", False: "loses to TV", None: "not resolved"}[c.better()]}
+        entries.append(entry)
+    return {"profile": profile, "mask": MASK, "training_data": {"broad": TRAINING_DATA, "narrow": NARROW},
+            "places": {k: f"{split} split, {file}.h5" for k, (split, file) in PLACES.items()}, "entries": entries,
+            "machine": machine_info(), "written": time.strftime("%Y-%m-%d")}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="demo", choices=["smoke", "demo"])
+    args = parser.parse_args(argv)
+    if TRAINING_DATA == NARROW:
+        raise SystemExit(f"the recipes train on the narrow distribution ({NARROW}): there is nothing to compare")
+    record = measure(args.profile)
+    path = RESULTS / ("transfer.json" if args.profile == "demo" else f"transfer_{args.profile}.json")
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    for e in record["entries"]:
+        print(f"{e['network']:22s} {round(100 * e['ratio']):3d} %: " + "; ".join(
+            f"{place} {v['narrow']['margin']:+.2f} → {v['broad']['margin']:+.2f}" for place, v in e["places"].items()))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
