@@ -11,7 +11,10 @@ and then SSIM. A block between ``<!-- gpu -->`` and ``<!-- end gpu -->`` holds t
 A block between ``<!-- mutants -->`` and ``<!-- end mutants -->`` holds the mutation scores per module of
 ``benchmarks/results/mutants.json`` (``make mutants``, ``tools/mutants.py``), and one between ``<!-- verdicts -->``
 and ``<!-- end verdicts -->`` the paired verdicts that the block-level statistics changed
-(``benchmarks/results/verdict_changes.json``, ``tools/verdict_changes.py``).
+(``benchmarks/results/verdict_changes.json``, ``tools/verdict_changes.py``). A block between ``<!-- transfer -->``
+and ``<!-- end transfer -->`` holds every network's margin over TV, trained on the narrow and on the broad
+distribution, in distribution, on the shifted validation set and on the real scans
+(``benchmarks/results/transfer.json``, ``benchmarks/transfer.py``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ MUTANTS_BLOCK = re.compile(r"(<!-- mutants -->\n)(.*?)(<!-- end mutants -->)", r
 MUTANTS_REPORT = ROOT / "benchmarks" / "results" / "mutants.json"
 VERDICTS_BLOCK = re.compile(r"(<!-- verdicts -->\n)(.*?)(<!-- end verdicts -->)", re.S)
 VERDICTS_REPORT = ROOT / "benchmarks" / "results" / "verdict_changes.json"
+TRANSFER_BLOCK = re.compile(r"(<!-- transfer -->\n)(.*?)(<!-- end transfer -->)", re.S)
+TRANSFER_REPORT = ROOT / "benchmarks" / "results" / "transfer.json"
 
 
 def gpu_tables(report: dict) -> str:
@@ -133,6 +138,24 @@ def verdict_list(report: dict) -> str:
     return "\n".join(lines)
 
 
+def transfer_table(report: dict) -> str:
+    """Per network and ratio, the margin over TV trained narrow → broad in each place, with CI and verdict."""
+    places = list(report["places"])
+    lines = ["| network | ratio | " + " | ".join(f"{place}: narrow | {place}: broad" for place in places) + " |",
+             "|---|---|" + "---|---|" * len(places)]
+    for entry in report["entries"]:
+        cells = []
+        for place in places:
+            for trained_on in ("narrow", "broad"):
+                m = entry["places"][place][trained_on]
+                cells.append(f"{m['margin']:+.2f} [{m['ci_low']:+.2f}, {m['ci_high']:+.2f}] {m['verdict']}")
+        lines.append(f"| {entry['network']} | {100 * entry['ratio']:g} % | " + " | ".join(cells) + " |")
+    machine = report["machine"]
+    return (f"Paired PSNR difference to TV (dB, 95 % CI over blocks, verdict), 1-D random Cartesian masks; "
+            f"`benchmarks/transfer.py`, {report['written']}, {machine['cpu_count']} CPU cores, torch "
+            f"{machine['torch']}.\n\n" + "\n".join(lines) + "\n")
+
+
 def render(text: str) -> str:
     def block(match: re.Match) -> str:
         profile, chapters, experiment = match.group(2), match.group(3).split("+"), match.group(4)
@@ -146,7 +169,8 @@ def render(text: str) -> str:
         tables = gpu_tables(json.loads(GPU_REPORT.read_text()))
         text = GPU_BLOCK.sub(lambda match: match.group(1) + tables + match.group(3), text)
     for pattern, path, make in ((MUTANTS_BLOCK, MUTANTS_REPORT, mutant_table),
-                                (VERDICTS_BLOCK, VERDICTS_REPORT, verdict_list)):
+                                (VERDICTS_BLOCK, VERDICTS_REPORT, verdict_list),
+                                (TRANSFER_BLOCK, TRANSFER_REPORT, transfer_table)):
         if pattern.search(text):
             generated = make(json.loads(path.read_text()))
             text = pattern.sub(lambda match, generated=generated: match.group(1) + generated + match.group(3), text)
