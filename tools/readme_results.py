@@ -41,6 +41,7 @@ VERDICTS_BLOCK = re.compile(r"(<!-- verdicts -->\n)(.*?)(<!-- end verdicts -->)"
 VERDICTS_REPORT = ROOT / "benchmarks" / "results" / "verdict_changes.json"
 TRANSFER_BLOCK = re.compile(r"(<!-- transfer -->\n)(.*?)(<!-- end transfer -->)", re.S)
 TRANSFER_REPORT = ROOT / "benchmarks" / "results" / "transfer.json"
+TRANSFER_BEFORE = ROOT / "benchmarks" / "results" / "transfer_before.json"
 
 
 def gpu_tables(report: dict) -> str:
@@ -139,21 +140,32 @@ def verdict_list(report: dict) -> str:
 
 
 def transfer_table(report: dict) -> str:
-    """Per network and ratio, the margin over TV trained narrow → broad in each place, with CI and verdict."""
+    """Per network and ratio, the margin over TV before, of the narrow twin and broad, in each place (with CIs).
+
+    *Before* is :data:`TRANSFER_BEFORE` (the models committed before the broad data and the scale normalisation,
+    ``benchmarks/transfer_before.py``), where it has the network and ratio.
+    """
+    before = {(e["network"].split(" (")[0], e["ratio"]): e["places"]
+              for e in json.loads(TRANSFER_BEFORE.read_text())["entries"]} if TRANSFER_BEFORE.exists() else {}
     places = list(report["places"])
-    lines = ["| network | ratio | " + " | ".join(f"{place}: narrow | {place}: broad" for place in places) + " |",
-             "|---|---|" + "---|---|" * len(places)]
+    columns = ("before", "narrow", "broad")
+    lines = ["| network | ratio | " + " | ".join(f"{place}: {c}" for place in places for c in columns) + " |",
+             "|---|---|" + "---|" * (len(places) * len(columns))]
     for entry in report["entries"]:
+        old = before.get((entry["network"].split(" (")[0], entry["ratio"]), {})
         cells = []
         for place in places:
-            for trained_on in ("narrow", "broad"):
-                m = entry["places"][place][trained_on]
-                cells.append(f"{m['margin']:+.2f} [{m['ci_low']:+.2f}, {m['ci_high']:+.2f}] {m['verdict']}")
+            found = {"before": old.get(place), **{c: entry["places"][place][c] for c in columns[1:]}}
+            for column in columns:
+                m = found[column]
+                cells.append("–" if m is None else f"{m['margin']:+.2f} [{m['ci_low']:+.2f}, {m['ci_high']:+.2f}]")
         lines.append(f"| {entry['network']} | {100 * entry['ratio']:g} % | " + " | ".join(cells) + " |")
     machine = report["machine"]
-    return (f"Paired PSNR difference to TV (dB, 95 % CI over blocks, verdict), 1-D random Cartesian masks; "
-            f"`benchmarks/transfer.py`, {report['written']}, {machine['cpu_count']} CPU cores, torch "
-            f"{machine['torch']}.\n\n" + "\n".join(lines) + "\n")
+    return (f"Paired PSNR difference to TV (dB, 95 % CI over blocks; an interval that holds zero is not resolved), "
+            f"1-D random Cartesian masks; in distribution = T1w test split, shifted = the shifted validation set, "
+            f"real = the real-scan test set. `benchmarks/transfer.py`, {report['written']}, {machine['cpu_count']} "
+            f"CPU cores, torch {machine['torch']}; *before* from `benchmarks/transfer_before.py`.\n\n"
+            + "\n".join(lines) + "\n")
 
 
 def render(text: str) -> str:
