@@ -22,9 +22,9 @@ from mrilab import stats
 from mrilab.data import SliceDataset
 from mrilab.evaluation import evaluate
 from mrilab.recipes import cgpd_csnet, ifr_net, ista_net
-from mrilab.recipes.classical import CLASSICAL, LAMBDA_GRID, classical_reconstructor, tune_lambda
+from mrilab.recipes.classical import tuned
 from mrilab.recipes.common import NARROW, TRAINING_DATA, TWIN_RATIOS
-from mrilab.runtime import machine_info, pick
+from mrilab.runtime import machine_info
 
 #: ``{name: (split, file)}`` of the three places a margin is measured.
 PLACES = {"in distribution": ("test", "T1w"), "shifted": ("val", "shifted"), "real": ("real", "real")}
@@ -44,12 +44,9 @@ def networks(profile: str, contrast: str) -> dict[tuple[str, float], object]:
 def measure(profile: str) -> dict:
     """Return the record: per network, ratio, place and training distribution, the paired margin over TV."""
     trained = {"broad": networks(profile, TRAINING_DATA), "narrow": networks(profile, NARROW)}
-    settings = pick(CLASSICAL, profile)
     entries = []
     for network, ratio in trained["broad"]:
-        tuning = SliceDataset(profile, "val", "T1w", mask=MASK, ratios=(ratio,), max_slices=settings["tuning_slices"])
-        lam, _ = tune_lambda("tv", tuning, pick(LAMBDA_GRID, profile)["tv"], iterations=settings["iterations"])
-        tv = classical_reconstructor("tv", lam, iterations=settings["iterations"])
+        lam, tv = tuned("tv", profile, ratio, mask=MASK)
         entry = {"network": network, "ratio": ratio, "tv_lambda_relative": lam, "places": {}}
         for place, (split, file) in PLACES.items():
             dataset = SliceDataset(profile, split, file, mask=MASK, ratios=(ratio,))

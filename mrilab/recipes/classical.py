@@ -141,20 +141,32 @@ def classical_baselines(profile: str, test_sets: dict, *, contrast: str = "T1w",
     ``rows[name, ratio]`` the per-slice rows of :func:`~mrilab.evaluation.evaluate` for every name in
     :data:`CLASSICAL_METHODS`.
     """
-    settings = pick(CLASSICAL, profile)
     lambdas, rows = {}, {}
     for ratio, test_set in test_sets.items():
-        tuning = SliceDataset(profile, "val", contrast, mask=mask, ratios=(ratio,),
-                              max_slices=settings["tuning_slices"])
         for name, method in CLASSICAL_METHODS.items():
-            lam = 0.0
+            lam, reconstruct = tuned(method, profile, ratio, mask=mask, contrast=contrast, device=device)
             if method != "zero_filled":
-                lam, _ = tune_lambda(method, tuning, pick(LAMBDA_GRID, profile)[method],
-                                     iterations=settings["iterations"], device=device, label=f"ratio {ratio:g}: ")
                 lambdas[method, ratio] = lam
-            reconstruct = classical_reconstructor(method, lam, iterations=settings["iterations"])
             rows[name, ratio] = evaluate(reconstruct, test_set, device=device)
     return lambdas, rows
+
+
+def tuned(method: str, profile: str, ratio: float, *, mask: str = "cartesian", contrast: str = "T1w",
+          device: str = "cpu") -> tuple[float, Callable[[dict], torch.Tensor]]:
+    """Return ``(λ, reconstructor)`` of a classical method with λ chosen on validation slices at ``ratio``.
+
+    λ (relative to ``max|Aᴴy|``; 0 for ``"zero_filled"``) is chosen by :func:`tune_lambda` from
+    ``LAMBDA_GRID[profile]`` on the first ``CLASSICAL[profile]["tuning_slices"]`` validation slices of ``contrast``
+    with ``mask`` at ``ratio``; the reconstructor runs ``CLASSICAL[profile]["iterations"]`` iterations.
+    """
+    settings = pick(CLASSICAL, profile)
+    lam = 0.0
+    if method != "zero_filled":
+        tuning = SliceDataset(profile, "val", contrast, mask=mask, ratios=(ratio,),
+                              max_slices=settings["tuning_slices"])
+        lam, _ = tune_lambda(method, tuning, pick(LAMBDA_GRID, profile)[method], iterations=settings["iterations"],
+                             device=device, label=f"ratio {ratio:g}: ")
+    return lam, classical_reconstructor(method, lam, iterations=settings["iterations"])
 
 
 def tune_ifr_cs(profile: str, ratio: float, *, mask: str = "radial", refine: bool = True, contrast: str = "T1w",
