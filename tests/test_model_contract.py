@@ -9,10 +9,11 @@ import pytest
 import torch
 
 import mrilab.models as models
+from mrilab.data import SliceDataset
 from mrilab.masks import cartesian_mask
 from mrilab.models import MODELS, ReconstructionModel, build_model
-from mrilab.models.base import reconstruct
-from mrilab.ops import fft2c
+from mrilab.models.base import TYPICAL_RMS, measurement_scale, reconstruct
+from mrilab.ops import fft2c, ifft2c
 from mrilab.train import default_loss
 
 #: A configuration small enough for a unit test, per model class.
@@ -152,6 +153,23 @@ def test_a_change_of_units_scales_the_output_and_every_stage_image(name, c):
             expected = c * value if value.is_complex() else value
             torch.testing.assert_close(scaled_stage[key], expected, rtol=1e-5, atol=1e-5 * float(expected.abs().max()),
                                        msg=f"{name} stage {key!r} at c = {c}")
+
+
+def test_the_measurement_scale_is_the_zero_filled_rms_over_the_typical_rms():
+    """s = RMS(F^H y) / TYPICAL_RMS per sample (Parseval: the RMS of the masked k-space itself)."""
+    kspace = data()["kspace"] * data()["mask"]
+    kspace = torch.cat([kspace, 3.0 * kspace])
+    naive = torch.stack([ifft2c(k).abs().pow(2).mean().sqrt() / TYPICAL_RMS for k in kspace])
+    torch.testing.assert_close(measurement_scale(kspace).flatten(), naive, rtol=1e-6, atol=0)
+    assert torch.all(measurement_scale(torch.zeros(1, 1, 4, 4, dtype=torch.complex64)) > 0)
+
+
+def test_normalised_training_images_peak_near_one(smoke_dataset_root):
+    """TYPICAL_RMS keeps x*/s in the generator's units: the median peak of the normalised targets is within 1 ± 1/3."""
+    dataset = SliceDataset("smoke", "train", "T1w", ratios=(0.1, 0.2, 0.3), root=smoke_dataset_root)
+    peaks = [float(sample["target"].abs().max() / measurement_scale(sample["kspace"][None]).flatten())
+             for sample in map(dataset.__getitem__, range(len(dataset)))]
+    assert 0.75 < float(torch.tensor(peaks).median()) < 1.33, peaks
 
 
 @pytest.mark.parametrize("name", BOOK_MODELS)

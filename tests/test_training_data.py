@@ -74,8 +74,9 @@ def test_transfer_sets_are_the_shifted_test_and_real_splits(smoke_dataset_root, 
         evaluate_transfer({"ZF": {0.2: zero_filled}}, sets)
 
 
-def test_the_recipes_train_on_the_committed_choice_and_twins_on_the_narrow_data(smoke_dataset_root, monkeypatch):
+def test_the_recipes_train_on_the_committed_choice_and_twins_on_the_other_data(smoke_dataset_root, monkeypatch):
     record = json.loads((selection.RECORDS / "training_data_demo.json").read_text())
+    assert {common.TRAINING_DATA, common.TWIN_DATA} == {common.NARROW, common.BROAD}
     assert common.TRAINING_DATA == record["chosen_contrast"] == selection.TRAINING_DATA[record["chosen"]]
     narrow = next(c for c in record["candidates"] if c["name"] == "narrow")
     eligible = [c for c in record["candidates"] if c["val_mean"] >= narrow["val_mean"] - record["tolerance_db"]]
@@ -83,13 +84,13 @@ def test_the_recipes_train_on_the_committed_choice_and_twins_on_the_narrow_data(
     monkeypatch.setenv("MRILAB_DATA", str(smoke_dataset_root))
     for module in (ista_net, cgpd_csnet, ifr_net):
         twins = module.twins("demo")
-        assert twins and all(t["contrast"] == common.NARROW for t in twins)
+        assert twins and all(t["contrast"] == common.TWIN_DATA for t in twins)
         assert all(t in module.runs("demo") for t in twins)
         twin = module.trainer("smoke", **twins[-1])
         default = module.trainer("smoke", **{k: v for k, v in twins[-1].items() if k != "contrast"})
-        assert twin.run != default.run and twin.dataset.path.stem == common.NARROW
+        assert twin.run != default.run and twin.dataset.path.stem == common.TWIN_DATA
         assert default.dataset.path.stem == common.TRAINING_DATA
     assert [t["ratio"] for t in ista_net.twins("demo")] == list(common.TWIN_RATIOS)
     assert ifr_net.twins("demo")[-1] == {"ratio": ifr_net.PATTERN_RATIO, "mask": "cartesian",
-                                         "contrast": common.NARROW}
+                                         "contrast": common.TWIN_DATA}
     assert ifr_net.twins("full") == ifr_net.twins("demo")[-1:]  # no warm starts in full

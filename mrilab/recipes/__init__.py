@@ -12,8 +12,10 @@ comparing every method loops over it; :mod:`mrilab.recipes.classical` holds the 
 
 from . import cgpd_csnet, classical, ifr_net, ista_net
 from .common import (
+    BROAD,
     NARROW,
     TRAINING_DATA,
+    TWIN_DATA,
     committed_runs,
     expected_training,
     export,
@@ -27,6 +29,6 @@ from .common import (
 #: Display name → recipe module of every trained method, in the book's order.
 METHODS = {ista_net.NAME: ista_net, cgpd_csnet.NAME: cgpd_csnet, ifr_net.NAME: ifr_net}
 
-__all__ = ["METHODS", "NARROW", "TRAINING_DATA", "cgpd_csnet", "classical", "committed_runs", "expected_training",
-           "export", "fit", "gpu_training_estimate", "ifr_net", "ista_net", "load_committed", "recipe_hash",
-           "run_name"]
+__all__ = ["BROAD", "METHODS", "NARROW", "TRAINING_DATA", "TWIN_DATA", "cgpd_csnet", "classical", "committed_runs",
+           "expected_training", "export", "fit", "gpu_training_estimate", "ifr_net", "ista_net", "load_committed",
+           "recipe_hash", "run_name"]

@@ -14,7 +14,7 @@ from ..data import NoisyKSpace, training_slices
 from ..models import CGPDCSNet
 from ..runtime import pick, seed_everything
 from ..train import TrainConfig, Trainer
-from .common import NARROW, TRAINING_DATA, fit, make_trainer
+from .common import TRAINING_DATA, TWIN_DATA, fit, make_trainer
 from .ista_net import RATIOS
 
 NAME = "CGPD-CSNet"
@@ -144,13 +144,13 @@ def ablations(profile: str) -> dict[str, dict]:
 
 
 def twins(profile: str) -> list[dict]:
-    """Return the options of :func:`train` of the main model trained on the narrow distribution."""
-    return [{"name": "multi_ratio", "ratios": RATIOS, "contrast": NARROW}]
+    """Return the options of :func:`train` of the main model trained on :data:`~.common.TWIN_DATA`."""
+    return [{"name": "multi_ratio", "ratios": RATIOS, "contrast": TWIN_DATA}]
 
 
 def runs(profile: str) -> list[dict]:
     """Return the options of :func:`train` for every run the chapters use in ``profile``."""
-    main = [{"name": "multi_ratio", "ratios": RATIOS}] + (twins(profile) if NARROW != TRAINING_DATA else [])
+    main = [{"name": "multi_ratio", "ratios": RATIOS}] + twins(profile)
     experiments = pick(EXPERIMENTS, profile)
     small = [{"name": name, "setting": "ablation", "seed": seed, "ratios": experiments["ablation_ratios"], **options}
              for name, options in ablations(profile).items() for seed in experiments["seeds"]]

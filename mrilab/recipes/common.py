@@ -31,10 +31,13 @@ WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 #: The training distribution (``contrast`` of the recipes' training files) of every model the recipes train, chosen
 #: on the shifted validation set by :func:`mrilab.selection.select_training_data` (``make select``; the record is
 #: ``mrilab/records/training_data_demo.json``, and a unit test keeps the two equal).
-TRAINING_DATA = "broad"
-#: The narrow distribution the data chapter compares with: the book's T1-weighted generator alone. The *twins* of a
-#: recipe module (``twins(profile)``) are its models of the 10–30 % Cartesian comparison trained on it.
-NARROW = "T1w"
+TRAINING_DATA = "T1w"
+#: The two candidate distributions the data chapter compares: the book's T1-weighted generator alone, and the
+#: domain-randomised slices (:mod:`mrilab.data.randomise`).
+NARROW, BROAD = "T1w", "broad"
+#: The distribution not chosen. The *twins* of a recipe module (``twins(profile)``) are its models of the 10–30 %
+#: Cartesian comparison trained on it, with the same model, schedule and seed as the chosen ones.
+TWIN_DATA = BROAD if TRAINING_DATA == NARROW else NARROW
 #: The sampling ratios at which the twins are compared with their broadly trained models.
 TWIN_RATIOS = (0.1, 0.2, 0.3)
 #: The training-step times measured on a GPU by ``make gpu-check`` (``benchmarks/gpu_check.py`` writes it).

@@ -20,7 +20,7 @@ from ..data import training_slices
 from ..models import IFRNet
 from ..runtime import pick, seed_everything
 from ..train import TrainConfig, Trainer
-from .common import NARROW, TRAINING_DATA, committed, fit, make_trainer
+from .common import TRAINING_DATA, TWIN_DATA, committed, fit, make_trainer
 
 NAME = "IFR-Net"
 METHOD = "ifr_net"
@@ -221,13 +221,13 @@ def ablation(profile: str, variant: str, *, retrain: bool = False,
 
 
 def twins(profile: str) -> list[dict]:
-    """Return the options of :func:`train` of the Cartesian model trained on the narrow distribution.
+    """Return the options of :func:`train` of the Cartesian model trained on :data:`~.common.TWIN_DATA`.
 
     The models of its warm-started series (:func:`warm_start_from`) come first.
     """
     chain, start = [], ("cartesian", PATTERN_RATIO)
     while start is not None:
-        chain.insert(0, {"ratio": start[1], "mask": start[0], "contrast": NARROW})
+        chain.insert(0, {"ratio": start[1], "mask": start[0], "contrast": TWIN_DATA})
         start = warm_start_from(profile, start[1], start[0])
     return chain
 
@@ -236,8 +236,7 @@ def runs(profile: str) -> list[dict]:
     """Return the options of :func:`train` for every run the IFR chapters use in ``profile``."""
     settings = pick(SETTINGS, profile)
     main = [{"ratio": r} for r in RATIOS]
-    narrow = twins(profile) if NARROW != TRAINING_DATA else []
     patterns = [{"ratio": PATTERN_RATIO, "mask": m} for m in PATTERNS]
     ablations = [{"ratio": settings["ablation_ratio"], "variant": v, "seed": s} for v in variants(profile)
                  for s in seeds(profile, v)]
-    return main + patterns + ablations + narrow
+    return main + patterns + ablations + twins(profile)

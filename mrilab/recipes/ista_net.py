@@ -15,7 +15,7 @@ from ..data import training_slices
 from ..models import ISTANetPlus
 from ..runtime import pick, seed_everything
 from ..train import TrainConfig, Trainer
-from .common import NARROW, TRAINING_DATA, TWIN_RATIOS, committed, fit, make_trainer
+from .common import TRAINING_DATA, TWIN_DATA, TWIN_RATIOS, committed, fit, make_trainer
 
 NAME = "ISTA-Net+"
 METHOD = "ista_net"
@@ -113,13 +113,12 @@ def trained(profile: str, *, retrain: bool = False, progress: bool = True) -> di
 
 
 def twins(profile: str) -> list[dict]:
-    """Return the options of :func:`train` of the models trained on the narrow distribution (10–30 %, Cartesian)."""
-    return [{"ratio": r, "contrast": NARROW} for r in TWIN_RATIOS]
+    """Return the options of :func:`train` of the 10–30 % Cartesian models trained on :data:`~.common.TWIN_DATA`."""
+    return [{"ratio": r, "contrast": TWIN_DATA} for r in TWIN_RATIOS]
 
 
 def runs(profile: str) -> list[dict]:
     """Return the options of :func:`train` for every run the chapters use in ``profile``."""
     schedules = [None, shorter(profile)] if profile == "demo" else [None]
     radial = [{"ratio": r, "mask": "radial"} for r in RADIAL_RATIOS]
-    narrow = twins(profile) if NARROW != TRAINING_DATA else []
-    return [{"ratio": r, "schedule": s} for s in schedules for r in RATIOS] + radial + narrow
+    return [{"ratio": r, "schedule": s} for s in schedules for r in RATIOS] + radial + twins(profile)
