@@ -103,11 +103,12 @@ train: data
 	MRILAB_RUNS=$(CURDIR)/_build/train-runs $(PY) tools/pretrained.py train --profile demo --retrain
 	MRILAB_RUNS=$(CURDIR)/_build/train-runs $(MAKE) results
 
-# choose the training distribution (on the shifted validation set), the demo training recipes and IFR-CS's λ and V on
-# the validation split; rewrite their records in mrilab/records/
+# choose the training distribution (on the shifted validation set), the demo training recipes, the classical
+# baselines' λ and IFR-CS's λ and V on the validation split; rewrite their records in mrilab/records/
 select: data
 	$(PY) benchmarks/select_training_data.py --profile demo
 	$(PY) benchmarks/select_recipe.py --profile demo
+	$(PY) benchmarks/tune_classical.py --profile demo
 	$(PY) benchmarks/tune_ifr_cs.py --profile demo
 
 # the classroom edition: student notebooks (classroom/), the student web edition (_build/html-student) and the

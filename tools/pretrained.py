@@ -9,7 +9,8 @@ manifest; with ``--retrain`` it ignores the committed weights and trains from sc
 does not belong to a current run or a run has no committed file, when the committed hash differs from the current
 recipe's, when a weight file does not load with ``weights_only=True`` into its model, or when re-evaluating the
 main experiment's models on the test and out-of-distribution splits does not reproduce the committed results
-(``results/<profile>/``) to 0.01 dB.
+(``results/<profile>/``) to 0.01 dB, or when a classical baseline's committed λ no longer reproduces its recorded
+validation PSNR (:func:`mrilab.recipes.classical.check_lambda_record`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ os.environ.setdefault("MRILAB_RESULTS", str(ROOT / "results"))
 from mrilab.data import SliceDataset  # noqa: E402
 from mrilab.evaluation import evaluate  # noqa: E402
 from mrilab.recipes import METHODS, committed_runs, load_committed  # noqa: E402
+from mrilab.recipes.classical import check_lambda_record  # noqa: E402
 from mrilab.recipes.common import committed  # noqa: E402
 from mrilab.results import find_row, load_all  # noqa: E402
 from mrilab.stats import summarize  # noqa: E402
@@ -82,7 +84,9 @@ def check(profile: str) -> list[str]:
                 if not math.isfinite(shift) or abs(shift) > TOLERANCE_DB:
                     problems.append(f"{name} {split} {ratio}: the committed weights give {measured:.3f} dB, the "
                                     f"committed results {row['psnr_mean']:.3f} dB: run `make results`")
-    return problems
+    lambda_problems = check_lambda_record(profile)
+    print(f"classical λ record: {'ok' if not lambda_problems else f'{len(lambda_problems)} problems'}")
+    return problems + lambda_problems
 
 
 def main() -> int:

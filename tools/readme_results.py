@@ -140,7 +140,7 @@ def verdict_list(report: dict) -> str:
 
 
 def transfer_table(report: dict) -> str:
-    """Per network and ratio, the margin over TV before, of the narrow twin and broad, in each place (with CIs).
+    """Per network and ratio, the margin over TV before, trained narrow and trained broad, in each place (with CIs).
 
     *Before* is :data:`TRANSFER_BEFORE` (the models committed before the broad data and the scale normalisation,
     ``benchmarks/transfer_before.py``), where it has the network and ratio.
@@ -164,7 +164,9 @@ def transfer_table(report: dict) -> str:
     return (f"Paired PSNR difference to TV (dB, 95 % CI over blocks; an interval that holds zero is not resolved), "
             f"1-D random Cartesian masks; in distribution = T1w test split, shifted = the shifted validation set, "
             f"real = the real-scan test set. `benchmarks/transfer.py`, {report['written']}, {machine['cpu_count']} "
-            f"CPU cores, torch {machine['torch']}; *before* from `benchmarks/transfer_before.py`.\n\n"
+            f"CPU cores, torch {machine['torch']}; *before* from `benchmarks/transfer_before.py`. The recipes train on "
+            f"the {'narrow' if report['training_data']['chosen'] == report['training_data']['narrow'] else 'broad'} "
+            f"distribution; the other column is their twins.\n\n"
             + "\n".join(lines) + "\n")
 
 

@@ -1,10 +1,13 @@
 """The classical baselines: zero filling, FISTA with a Haar wavelet prior, FISTA-TV, and IFR-CS (IFR chapters).
 
-Their λ is chosen per sampling ratio on validation slices (:func:`tune_lambda`), and every chapter uses the same
-grids, iterations and tuning slices (:data:`LAMBDA_GRID`, :data:`CLASSICAL`), so a baseline's numbers do not depend
-on which chapter computed them. IFR-CS has a second parameter, the descriptor's ``V``: :func:`tune_ifr_cs` chooses
-``λ`` and then ``V`` on validation slices, and :func:`write_ifr_cs_record` commits the choices of every setting the
-chapters use to ``mrilab/records/ifr_cs_{profile}.json`` (``make select``), which :func:`ifr_cs_parameters` reads.
+Their λ is chosen per sampling ratio on validation slices (:func:`tune_lambda`), and every chapter uses the same grids,
+iterations and tuning slices (:data:`LAMBDA_GRID`, :data:`CLASSICAL`), so a baseline's numbers do not depend on which
+chapter computed them. :func:`write_lambda_record` commits the choices for every setting the chapters use
+(:data:`LAMBDA_SETTINGS`) to ``mrilab/records/classical_{profile}.json`` (``make select``), which :func:`tuned` reads,
+and :func:`check_lambda_record` re-scores them. IFR-CS has a second parameter, the descriptor's ``V``:
+:func:`tune_ifr_cs` chooses ``λ`` and then ``V`` on validation slices, and :func:`write_ifr_cs_record` commits the
+choices of every setting the chapters use to ``mrilab/records/ifr_cs_{profile}.json`` (``make select``), which
+:func:`ifr_cs_parameters` reads.
 """
 
 from __future__ import annotations
@@ -55,6 +58,14 @@ IFR_CS = {
 IFR_CS_SETTINGS = tuple(
     [("radial", r, refine) for refine in (True, False) for r in (0.1, 0.2, 0.3, 0.4)]
     + [(m, 0.25, True) for m in ("cartesian", "random2d", "radial")]
+)
+
+#: The ``(method, mask, ratio)`` of FISTA-wavelet and TV on T1w slices that the chapters and benchmarks evaluate:
+#: the ISTA and two-grid chapters' Cartesian ratios, the IFR chapters' radial ones and their Cartesian 25 %.
+LAMBDA_SETTINGS = tuple(
+    [(m, "cartesian", r) for m in ("fista", "tv") for r in (0.1, 0.2, 0.3, 0.4, 0.5)]
+    + [(m, "radial", r) for m in ("fista", "tv") for r in (0.1, 0.2, 0.3, 0.4)]
+    + [("tv", "cartesian", 0.25)]
 )
 
 RECORDS = Path(__file__).resolve().parent.parent / "records"
@@ -155,18 +166,104 @@ def tuned(method: str, profile: str, ratio: float, *, mask: str = "cartesian", c
           device: str = "cpu") -> tuple[float, Callable[[dict], torch.Tensor]]:
     """Return ``(λ, reconstructor)`` of a classical method with λ chosen on validation slices at ``ratio``.
 
-    λ (relative to ``max|Aᴴy|``; 0 for ``"zero_filled"``) is chosen by :func:`tune_lambda` from
-    ``LAMBDA_GRID[profile]`` on the first ``CLASSICAL[profile]["tuning_slices"]`` validation slices of ``contrast``
-    with ``mask`` at ``ratio``; the reconstructor runs ``CLASSICAL[profile]["iterations"]`` iterations.
+    λ (relative to ``max|Aᴴy|``; 0 for ``"zero_filled"``) is read from the committed record
+    (:func:`write_lambda_record`) when it holds this setting with the profile's current grid, iterations and tuning
+    slices; otherwise it is chosen now by :func:`tune_lambdas_on_validation`. The reconstructor runs
+    ``CLASSICAL[profile]["iterations"]`` iterations.
     """
     settings = pick(CLASSICAL, profile)
     lam = 0.0
     if method != "zero_filled":
-        tuning = SliceDataset(profile, "val", contrast, mask=mask, ratios=(ratio,),
-                              max_slices=settings["tuning_slices"])
-        lam, _ = tune_lambda(method, tuning, pick(LAMBDA_GRID, profile)[method], iterations=settings["iterations"],
-                             device=device, label=f"ratio {ratio:g}: ")
+        entry = _recorded_lambda(profile, method, mask, contrast, ratio)
+        lam = entry["lambda"] if entry is not None else tune_lambdas_on_validation(
+            method, profile, ratio, mask=mask, contrast=contrast, device=device)[0]
     return lam, classical_reconstructor(method, lam, iterations=settings["iterations"])
+
+
+def tune_lambdas_on_validation(method: str, profile: str, ratio: float, *, mask: str = "cartesian",
+                               contrast: str = "T1w", device: str = "cpu") -> tuple[float, dict]:
+    """Return ``(λ, {λ: PSNR})`` of :func:`tune_lambda` on validation slices, from ``LAMBDA_GRID[profile]``.
+
+    The slices are the first ``CLASSICAL[profile]["tuning_slices"]`` of the validation split of ``contrast``, with
+    ``mask`` at ``ratio``.
+    """
+    settings = pick(CLASSICAL, profile)
+    tuning = SliceDataset(profile, "val", contrast, mask=mask, ratios=(ratio,), max_slices=settings["tuning_slices"])
+    return tune_lambda(method, tuning, pick(LAMBDA_GRID, profile)[method], iterations=settings["iterations"],
+                       device=device, label=f"{mask} {ratio:g}: ")
+
+
+def lambda_record_path(profile: str) -> Path:
+    """Return ``mrilab/records/classical_{profile}.json``."""
+    return RECORDS / f"classical_{profile}.json"
+
+
+def _lambda_key(method: str, mask: str, contrast: str, ratio: float) -> str:
+    return f"{method}_{mask}_{contrast}_{round(100 * ratio)}"
+
+
+def _lambda_settings(profile: str) -> dict:
+    return json.loads(json.dumps({"grid": pick(LAMBDA_GRID, profile), **pick(CLASSICAL, profile)}))
+
+
+def _recorded_lambda(profile: str, method: str, mask: str, contrast: str, ratio: float) -> dict | None:
+    path = lambda_record_path(profile)
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    if record["settings"] != _lambda_settings(profile):
+        return None
+    return record["entries"].get(_lambda_key(method, mask, contrast, ratio))
+
+
+def write_lambda_record(profile: str, *, device: str = "cpu") -> dict:
+    """Tune λ for every setting of :data:`LAMBDA_SETTINGS` (T1w) on validation slices, write the record; return it.
+
+    Each entry holds the chosen relative λ, the mean validation PSNR of every λ tried (the grid and its extensions
+    past an edge, :func:`tune_lambda`) and whether the choice is still on an edge of what was tried.
+    """
+    entries = {}
+    for method, mask, ratio in LAMBDA_SETTINGS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the record says where the grid was extended
+            lam, scores = tune_lambdas_on_validation(method, profile, ratio, mask=mask, device=device)
+        entries[_lambda_key(method, mask, "T1w", ratio)] = {
+            "method": method, "mask": mask, "contrast": "T1w", "ratio": ratio, "lambda": lam,
+            "scores": {str(k): v for k, v in scores.items()}, "on_edge": lam in (min(scores), max(scores))}
+    record = {"profile": profile, "settings": _lambda_settings(profile),
+              "rule": "highest mean validation PSNR; the grid is extended past an edge where the best λ lies",
+              "machine": machine_info(), "entries": entries}
+    atomic_write(lambda_record_path(profile), json.dumps(record, indent=1))
+    return record
+
+
+def check_lambda_record(profile: str, *, tolerance_db: float = 0.01, device: str = "cpu") -> list[str]:
+    """Re-score every recorded λ on its validation slices; return a problem per entry that no longer matches.
+
+    A missing record, one made with other grids, iterations or tuning slices, a setting of :data:`LAMBDA_SETTINGS`
+    it lacks, or a recorded PSNR that the chosen λ no longer reproduces to ``tolerance_db`` is a problem: rerun
+    ``python benchmarks/tune_classical.py --profile PROFILE`` (``make select``).
+    """
+    path = lambda_record_path(profile)
+    if not path.exists():
+        return [f"no λ record {path}: run `python benchmarks/tune_classical.py --profile {profile}`"]
+    record = json.loads(path.read_text())
+    if record["settings"] != _lambda_settings(profile):
+        return [f"{path} was tuned with other settings than LAMBDA_GRID/CLASSICAL[{profile!r}]: tune again"]
+    problems, settings = [], pick(CLASSICAL, profile)
+    for method, mask, ratio in LAMBDA_SETTINGS:
+        entry = record["entries"].get(_lambda_key(method, mask, "T1w", ratio))
+        if entry is None:
+            problems.append(f"{path} lacks {method} {mask} {ratio:g}: tune again")
+            continue
+        tuning = SliceDataset(profile, "val", "T1w", mask=mask, ratios=(ratio,), max_slices=settings["tuning_slices"])
+        reconstruct = classical_reconstructor(method, entry["lambda"], iterations=settings["iterations"])
+        measured = summarize(evaluate(reconstruct, tuning, device=device), metrics=("psnr",))["psnr_mean"]
+        recorded = entry["scores"][str(entry["lambda"])]
+        if abs(measured - recorded) > tolerance_db:
+            problems.append(f"{method} {mask} {ratio:g}: λ {entry['lambda']:g} now scores {measured:.3f} dB on "
+                            f"validation, the record says {recorded:.3f} dB: tune again")
+    return problems
 
 
 def tune_ifr_cs(profile: str, ratio: float, *, mask: str = "radial", refine: bool = True, contrast: str = "T1w",
