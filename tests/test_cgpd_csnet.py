@@ -232,7 +232,7 @@ def test_training_loss_is_eq11_and_adam_reduces_it():
     assert loss.ndim == 0 and torch.allclose(loss, expected)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
-    for _ in range(10):
+    for _ in range(20):
         optimiser.zero_grad()
         loss = model.training_loss(batch)
         loss.backward()
