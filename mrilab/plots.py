@@ -50,10 +50,13 @@ def show_images(images: dict, *, ncols: int | None = None, size: float = 2.6, vm
     ncols = ncols or n
     nrows = int(np.ceil(n / ncols))
     size = fit_width(ncols, size)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
-    for ax, (title, image) in zip(axes.flat, images.items(), strict=False):
+    lines = max(str(title).count("\n") + 1 for title in images)
+    title = lines * 1.3 * TITLE_SIZE / 72 + 0.1  # inches above each panel for its title
+    height = nrows * (size + title) + (0.4 if suptitle else 0.0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, height), squeeze=False)
+    for ax, (label, image) in zip(axes.flat, images.items(), strict=False):
         ax.imshow(to_numpy_image(image), cmap=cmap, vmin=0, vmax=vmax)
-        ax.set_title(title, fontsize=TITLE_SIZE)
+        ax.set_title(label, fontsize=TITLE_SIZE)
     for ax in axes.flat:
         ax.axis("off")
     if suptitle:
@@ -110,15 +113,19 @@ def reconstruction_grid(reconstructions: dict, target: torch.Tensor, *, size: fl
     errors = {name: (torch.as_tensor(to_numpy_image(x)) - reference).abs() for name, x in reconstructions.items()}
     scale = float(np.percentile(torch.cat([e[head] for e in errors.values()]).numpy(), percentile))
     n = len(reconstructions)
-    size = fit_width(n, size, extra=0.8)  # the colour bar and its label take about 0.8 in
-    fig, axes = plt.subplots(2, n, figsize=(size * n + 0.8, 2 * size + 0.6), squeeze=False)
+    bar, labels = 0.12, 0.8  # inches: the colour bar, and its ticks and label
+    size = fit_width(n, size, extra=bar + labels)
+    # the colour bar has a column of its own, so the error maps line up with the reconstructions above them
+    fig, axes = plt.subplots(2, n + 1, figsize=(size * n + bar + labels, 2 * size + 0.6), squeeze=False,
+                             gridspec_kw={"width_ratios": [1] * n + [bar / size]})
     vmax = float(reference.max())
     for k, (name, x) in enumerate(reconstructions.items()):
         db = float(metrics.psnr(torch.as_tensor(to_numpy_image(x)), reference, mask=head))
         axes[0, k].imshow(to_numpy_image(x), cmap="gray", vmin=0, vmax=vmax)
         axes[0, k].set_title(f"{name}\n{db:.2f} dB", fontsize=TITLE_SIZE)
         image = axes[1, k].imshow(errors[name].numpy(), cmap="magma", vmin=0, vmax=scale)
-    for ax in axes.flat:
+    for ax in axes[:, :n].flat:
         ax.axis("off")
-    fig.colorbar(image, ax=axes[1, :].tolist(), shrink=0.8, label="|error|")
+    axes[0, n].remove()
+    fig.colorbar(image, cax=axes[1, n], label="|error|")
     return fig
