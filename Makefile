@@ -60,9 +60,11 @@ book-smoke: chapters
 	$(PY) tools/book.py build --executed _build/executed/smoke
 
 # the classroom edition on the smoke profile: student notebooks current, every chapter's solved notebook scores full
-# marks and its stubbed one zero (otter-grader, all checks), and no piece of a solution in the student web edition
+# marks and its stubbed one zero (otter-grader, all checks), and no piece of a solution or of a hidden check in the
+# student notebooks (the checks their set-up cells write included) or the student web edition
 classroom-check: book-smoke
 	$(PY) tools/classroom.py check
+	$(PY) tools/classroom.py leaks --notebooks classroom
 	$(PY) tools/classroom.py verify --profile smoke
 	$(PY) tools/book.py build --executed _build/executed/smoke --student
 	$(PY) tools/classroom.py leaks _build/html-student
@@ -117,6 +119,7 @@ classroom: data
 	$(PY) tools/classroom.py sync
 	MRILAB_RESULTS=$(CURDIR)/_build/results $(PY) tools/book.py execute --profile $(BOOK_PROFILE)
 	$(PY) tools/book.py build --executed _build/executed/$(BOOK_PROFILE) --student
+	$(PY) tools/classroom.py leaks --notebooks classroom
 	$(PY) tools/classroom.py leaks _build/html-student
 	$(PY) tools/classroom.py teacher
 

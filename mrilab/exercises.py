@@ -6,13 +6,22 @@ names taken from the notebook's globals and raises if it fails, so every execute
 pass. ``tools/classroom.py`` writes the same functions into otter-grader's exception-based test files, with
 ``@otter.test_files.test_case`` in place of ``@check``; the student notebooks run them with ``grader.check``, which
 resolves the parameters the same way.
+
+Public checks test behaviour, not by re-implementing the answer: they compare with properties, with the library's
+own result where the exercise names it, or with a few values computed once and stored. A reference implementation
+belongs in a hidden check (``tools/classroom.py leaks --notebooks`` fails if one reaches a student notebook). Where
+the library already holds what the student is asked to write, :func:`written_without` makes a check fail a
+submission that merely calls it.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
+import sys
 from collections.abc import Callable
+from types import FrameType
 
 import numpy as np
 import torch
@@ -54,6 +63,71 @@ def check(exercise: str, *, hidden: bool = False, points: float = 1) -> Callable
         return test
 
     return run
+
+
+def written_without(answer: Callable, *library: Callable) -> Callable:
+    """Wrap a student's ``answer`` so that a call of it fails if it calls any of ``library``, what it should replace.
+
+    An exercise that asks for, say, eq. (6) in k-space cannot be answered by ``x_step = MRIOperator(mask).soft_dc``:
+    a check wraps the answer once, ``x_step = written_without(x_step, MRIOperator.soft_dc)``, and calls it as before.
+    While the wrapped answer runs, a profile hook (:func:`sys.setprofile`) watches every call it makes, however
+    indirect (a helper of the student's, a bound method, a lambda, ``functools.partial``); if one of ``library`` was
+    called, the call raises an :class:`AssertionError` that names it. Calls of the library outside the answer (the
+    check's own reference values) are not watched.
+
+    Parameters
+    ----------
+    answer
+        The student's function (any callable).
+    library
+        The forbidden functions: plain or decorated functions, methods given through their class
+        (``MRIOperator.soft_dc``), built-ins (``torch.fft.fft2``), or classes, which stand for their constructor.
+
+    Returns
+    -------
+    Callable
+        A function with ``answer``'s signature that returns what ``answer`` returns.
+    """
+    if not callable(answer):
+        raise AssertionError(f"expected a function, got {_describe(answer)} (is the exercise answered?)")
+    if not library:
+        raise ValueError("written_without needs at least one library function to watch for")
+    codes, builtins = {}, {}
+    for function in library:
+        target = function.__init__ if isinstance(function, type) else function
+        target = inspect.unwrap(getattr(target, "__func__", target))
+        name = f"{getattr(function, '__module__', '')}.{getattr(function, '__qualname__', repr(function))}"
+        code = getattr(target, "__code__", None)
+        if code is not None:
+            codes[code] = name.lstrip(".")
+        elif callable(target):
+            builtins[id(target)] = name.lstrip(".")
+        else:
+            raise TypeError(f"library must hold functions, methods or classes, got {function!r}")
+    what = getattr(answer, "__name__", "the answer")
+
+    @functools.wraps(answer)
+    def watched(*args: object, **kwargs: object) -> object:
+        called: list[str] = []
+
+        def hook(frame: FrameType, event: str, arg: object) -> None:
+            if event == "call" and frame.f_code in codes:
+                called.append(codes[frame.f_code])
+            elif event == "c_call" and id(arg) in builtins:
+                called.append(builtins[id(arg)])
+
+        previous = sys.getprofile()
+        sys.setprofile(hook)
+        try:
+            result = answer(*args, **kwargs)
+        finally:
+            sys.setprofile(previous)
+        if called:
+            raise AssertionError(f"{what} calls {called[0]}, which the exercise asks you to replace: write it "
+                                 "without calling that function")
+        return result
+
+    return watched
 
 
 def _describe(value: object) -> str:

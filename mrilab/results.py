@@ -170,8 +170,9 @@ def table(payload: dict | list[dict], *, metric: str = "psnr", experiment: str |
           time: bool = True) -> str:
     """Render results rows (a payload or a list of rows) as one Markdown table.
 
-    One line per method, per ratio the mean of ``metric`` with its 95 % CI over positions (joined by no-break spaces,
-    so that a narrow page does not split a cell), and the mean time per slice.
+    One line per method, per ratio the mean of ``metric`` with its 95 % CI over positions below it (a ``<br>`` in the
+    cell, so that five ratios and the time fit a page; the CI's own space is a no-break one, so it never splits), and
+    the mean time per slice.
 
     ``experiment`` selects rows by their ``experiment`` key (``None``: the main table). Methods keep the order in
     which the chapter wrote them, except that a ceiling row comes last; a method with several variants gets one line
@@ -201,7 +202,7 @@ def table(payload: dict | list[dict], *, metric: str = "psnr", experiment: str |
                 values.append("—")
                 continue
             row = cell[method, r]
-            interval = (f"\u00a0[{row[f'{metric}_ci_low']:.{digits}f},\u00a0{row[f'{metric}_ci_high']:.{digits}f}]"
+            interval = (f"<br>[{row[f'{metric}_ci_low']:.{digits}f},\u00a0{row[f'{metric}_ci_high']:.{digits}f}]"
                         if math.isfinite(row[f"{metric}_ci_low"]) else "")
             values.append(f"{row[f'{metric}_mean']:.{digits}f}{interval}")
         line = f"| {method} | " + " | ".join(values) + " |"

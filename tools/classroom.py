@@ -5,6 +5,7 @@
     python tools/classroom.py teacher               # _build/classroom/teacher: notebooks, tests, autograder zips
     python tools/classroom.py verify --profile smoke   # solved notebooks pass every check, stubbed ones fail every one
     python tools/classroom.py leaks _build/html-student   # fail if the student web edition holds a solution
+    python tools/classroom.py leaks --notebooks classroom # ... or the student notebooks (set-up cells, checks/)
     python tools/classroom.py grade ifr/derive SUBMISSION.ipynb ...   # grade submissions, write grades.csv
 
 A chapter's exercises are sphinx-exercise directives. A graded exercise's solution is a gated block
@@ -43,6 +44,10 @@ STUDENT = ROOT / "classroom"
 TEACHER = BUILD / "classroom" / "teacher"
 REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
 OPTION = re.compile(r"^:(?P<key>[a-z-]+):[ \t]*(?P<value>.*)$", re.MULTILINE)
+# what the student notebooks install in Colab to run their checks, each without its dependencies (see
+# _student_install): the otter-grader the teacher grades with, and what it imports that Colab does not have
+OTTER_RUNTIME = ("otter-grader==7.0.0", "fica>=0.4.1", "ipylab>=1.0,<2", "python-frontmatter>=1.3", "dill>=0.3")
+SETUP_TITLE = "# @title Set up the checks"
 
 
 @dataclass(frozen=True)
@@ -63,13 +68,18 @@ class Exercise:
     label: str
     title: str
     checks: str = ""  # the source of the cell tagged ``checks``; empty for a discussion exercise
+    solution: str = ""  # the source of its cells tagged ``solution``
 
-    def parsed(self) -> tuple[list[str], list[Check]]:
-        """The checks cell split into its other statements (imports, helpers) and its checks."""
+    def parsed(self, *, hidden: bool = True) -> tuple[list[str], list[Check]]:
+        """The checks cell split into its other statements (imports, helpers) and its checks.
+
+        With ``hidden=False``, the public checks only, and only the statements they need: a helper (or an import)
+        that only hidden checks use stays out of what the students get.
+        """
         header, cases = [], []
         for node in ast.parse(self.checks).body:
             if not (isinstance(node, ast.FunctionDef) and node.decorator_list):
-                header.append(ast.get_source_segment(self.checks, node))
+                header.append(node)
                 continue
             decorator = node.decorator_list[0]
             if not (isinstance(decorator, ast.Call) and getattr(decorator.func, "id", "") == "check"):
@@ -80,7 +90,10 @@ class Exercise:
             keywords = {k.arg: ast.literal_eval(k.value) for k in decorator.keywords}
             cases.append(Check(node.name, tuple(a.arg for a in node.args.args), keywords.get("hidden", False),
                                keywords.get("points", 1), ast.get_source_segment(self.checks, node)))  # fmt: skip
-        return header, cases
+        if not hidden:
+            cases = [case for case in cases if not case.hidden]
+            header = _needed(header, {name for case in cases for name in _uses(ast.parse(case.source))})
+        return [ast.get_source_segment(self.checks, node) for node in header], cases
 
     @property
     def answers(self) -> set[str]:
@@ -91,6 +104,34 @@ class Exercise:
     def points(self) -> float:
         """What all its checks, public and hidden, are worth together."""
         return float(sum(case.points for case in self.parsed()[1]))
+
+
+def _uses(tree: ast.AST) -> set[str]:
+    """The names a piece of code reads."""
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+
+
+def _defines(node: ast.stmt) -> set[str]:
+    """The names a top-level statement binds."""
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+def _needed(statements: list[ast.stmt], names: set[str]) -> list[ast.stmt]:
+    """The statements that bind what ``names`` read, directly or through each other, and those that bind nothing."""
+    needed, keep = set(names), set()
+    changed = True
+    while changed:
+        changed = False
+        for number, node in enumerate(statements):
+            if number not in keep and (not _defines(node) or _defines(node) & needed):
+                keep.add(number)
+                needed |= _uses(node)
+                changed = True
+    return [node for number, node in enumerate(statements) if number in keep]
 
 
 def _tags(cell: nbformat.NotebookNode) -> list[str]:
@@ -143,13 +184,13 @@ def _join(blocks: list[str]) -> str:
 
 def test_file(exercise: Exercise, *, hidden: bool) -> str:
     """Otter-grader's exception-based test file of an exercise: its public checks, or all of them."""
-    header, cases = exercise.parsed()
+    header, cases = exercise.parsed(hidden=hidden)
     return "\n".join([
         f'"""Checks of {exercise.label} ({exercise.title}), in otter-grader\'s exception-based format."""',
         "from otter.test_files import test_case", *header, "",
         "OK_FORMAT = False", f'name = "{exercise.label}"', "", "",
         "\n\n\n".join(f'@test_case(name="{c.name}", points={c.points}, hidden={c.hidden})\n{c.source}'
-                     for c in cases if hidden or not c.hidden), ""])  # fmt: skip
+                     for c in cases), ""])  # fmt: skip
 
 
 def exercises(notebook: nbformat.NotebookNode) -> list[Exercise]:
@@ -168,7 +209,32 @@ def exercises(notebook: nbformat.NotebookNode) -> list[Exercise]:
                 raise ValueError("a checks cell must follow the solution of its exercise:\n" + cell.source[:200])
             found[-1].checks = cell.source
             found[-1].parsed()  # validates the labels and decorators
+        elif "solution" in _tags(cell) and found:
+            found[-1].solution += cell.source + "\n"
     return found
+
+
+def _student_install(code: str) -> str:
+    """The chapter's install cell, which runs in Colab only, with otter-grader added after the line installing mrilab.
+
+    otter-grader is installed without its dependencies: they include ipywidgets 8, which would replace Colab's
+    ipywidgets 7 and widgetsnbextension 3 (and break the chapters' widgets there). What its checks import
+    (``import otter``, ``otter.Notebook``, ``grader.check``) is either preinstalled in Colab (IPython, ipywidgets,
+    nbconvert, nbformat, pandas, Jinja2, PyYAML, wrapt) or in ``OTTER_RUNTIME``, which needs nothing else.
+    """
+    lines = code.splitlines()
+    statements = [node for node in ast.walk(ast.parse(code)) if isinstance(node, ast.stmt)
+                  and not hasattr(node, "body") and "mrilab @ git+" in ast.get_source_segment(code, node)]  # fmt: skip
+    if len(statements) != 1:
+        raise ValueError("the install cell must have one statement that installs `mrilab @ git+...`:\n" + code[:300])
+    at = [statements[0].end_lineno - 1]  # the statement's last line
+    indent = " " * statements[0].col_offset
+    packages = ", ".join(f'"{package}"' for package in OTTER_RUNTIME)
+    note = "otter-grader runs the checks; --no-deps keeps Colab's ipywidgets 7 (otter's own requirements want 8)"
+    added = [f"{indent}# {note}",
+             f'{indent}subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",',
+             f"{indent}                {packages}], check=True)"]
+    return "\n".join([*lines[:at[0] + 1], *added, *lines[at[0] + 1:]]) + ("\n" if code.endswith("\n") else "")
 
 
 def _setup_cell(graded: list[Exercise]) -> nbformat.NotebookNode:
@@ -176,7 +242,7 @@ def _setup_cell(graded: list[Exercise]) -> nbformat.NotebookNode:
     for label, source in tests.items():
         if "'''" in source or "\\" in source:
             raise ValueError(f"the public checks of {label} may not contain ''' or backslashes (they are embedded)")
-    lines = ["# @title Set up the checks (run this cell once, before the exercises)",
+    lines = [f"{SETUP_TITLE} (run this cell once, before the exercises)",
              "# The public checks of the exercises, in otter-grader's format, are written to checks/ so that they",
              "# run without a network; the teacher grades with more (hidden) checks.",
              "from pathlib import Path", "", "import otter", "", "CHECKS = {"]  # fmt: skip
@@ -242,9 +308,7 @@ def edition(chapter: str, *, solved: bool = False) -> nbformat.NotebookNode:
         elif in_solution:
             raise ValueError(f"{chapter}: code in a solution must be tagged 'solution':\n{cell.source[:200]}")
         else:
-            code = cell.source
-            if "google.colab" in code:  # the install cell: the checks need otter-grader too
-                code = code.replace("mrilab @ git+", "mrilab[classroom] @ git+")
+            code = _student_install(cell.source) if "google.colab" in cell.source else cell.source
             new = nbformat.v4.new_code_cell(code)
             new.metadata["tags"] = [t for t in _tags(cell) if t in ("parameters",)]
             cells.append(new)
@@ -388,7 +452,7 @@ def solution_fragments(chapter: str) -> list[str]:
     runs of plain words from the model answers (between any markup, which rendering would change)."""
     notebook, fragments, inside = twin(chapter), [], False
     graded = {e.label: e for e in exercises(notebook) if e.checks}
-    student = re.sub(r"\s+", " ", "\n".join(c.source for c in edition(chapter).cells))
+    student = _handed_out(edition(chapter))
     for cell in notebook.cells:
         if "solution" in _tags(cell):
             fragments += [line.strip() for line in cell.source.splitlines() if len(line.strip()) >= 16]
@@ -408,8 +472,114 @@ def solution_fragments(chapter: str) -> list[str]:
                 fragments += [run.strip() for run in runs if len(run.strip()) >= 40]
     for exercise in graded.values():
         fragments += [case.name for case in exercise.parsed()[1] if case.hidden]
-    # what the student notebook holds anyway (the chapter's own code, a signature) is not a solution
+    # what the student notebook holds anyway (the chapter's own code, a signature) is not a solution; its public
+    # checks are not part of that: a line of a solution there gives the answer away
     return [f for f in fragments if re.sub(r"\s+", " ", f) not in student]
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def _is_setup(cell: nbformat.NotebookNode) -> bool:
+    return cell.cell_type == "code" and cell.source.startswith(SETUP_TITLE)
+
+
+def _handed_out(notebook: nbformat.NotebookNode) -> str:
+    """A student notebook's text without its set-up cell (which holds the public checks), whitespace collapsed."""
+    return _flat("\n".join(c.source for c in notebook.cells if not _is_setup(c)))
+
+
+def written_checks(notebook: nbformat.NotebookNode) -> dict[str, str]:
+    """The files a student notebook's set-up cell writes to ``checks/``, by name (read from its ``CHECKS`` dict)."""
+    files = {}
+    for cell in notebook.cells:
+        if not _is_setup(cell):
+            continue
+        for node in ast.parse(cell.source).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "CHECKS" for t in node.targets):
+                files |= {f"{label}.py": source for label, source in ast.literal_eval(node.value).items()}
+    return files
+
+
+def reference_fragments(chapter: str) -> list[str]:
+    """Code lines that only the hidden checks hold: the hidden checks and the helpers that only they use."""
+    fragments = []
+    for exercise in _graded(chapter):
+        public = _flat(test_file(exercise, hidden=False))
+        header, cases = exercise.parsed()
+        kept = exercise.parsed(hidden=False)[0]
+        hidden = [h for h in header if h not in kept] + [case.source for case in cases if case.hidden]
+        fragments += [line.strip() for block in hidden for line in block.splitlines()
+                      if len(line.strip()) >= 16 and _flat(line.strip()) not in public]  # fmt: skip
+    return fragments
+
+
+def answer_signatures(chapter: str) -> dict[str, tuple[str, ...]]:
+    """The functions the graded exercises ask for, with the parameters a caller must pass them."""
+    signatures = {}
+    for exercise in _graded(chapter):
+        for node in ast.parse(exercise.solution or "pass").body:
+            if isinstance(node, ast.FunctionDef):
+                positional = [a.arg for a in node.args.posonlyargs + node.args.args]
+                signatures[node.name] = tuple(positional[:len(positional) - len(node.args.defaults)])
+    return signatures
+
+
+def lookalikes(source: str, signatures: dict[str, tuple[str, ...]]) -> list[str]:
+    """The helpers of a checks file that take the parameters of an answer: reference versions of that answer."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or node.decorator_list:
+            continue  # the checks themselves are decorated; they take the answers, not their parameters
+        parameters = tuple(a.arg for a in node.args.posonlyargs + node.args.args)
+        for answer, required in signatures.items():
+            if required and parameters[:len(required)] == required:
+                found.append(f"def {node.name}({', '.join(parameters)}): the parameters of {answer}, a reference "
+                             "version of the answer")
+    return found
+
+
+def notebook_leaks(folder: Path = STUDENT) -> tuple[list[str], int]:
+    """What the student notebooks under ``folder`` give away, cell by cell, with what their set-up cells write.
+
+    Each chapter's notebook (``folder/<part>/<chapter>.ipynb``), the check files its set-up cell writes and any
+    ``checks/`` folder beside it are searched for the pieces of a solution that ``solution_fragments`` lists (solution
+    code, model answers, names of hidden checks), for the code of the hidden checks and of the helpers only they use,
+    and for helpers in the checks that take an answer's parameters. Returns the problems and how many fragments
+    were looked for.
+    """
+    handed_out = " ".join(_handed_out(edition(chapter)) for chapter in chapters())
+    public = " ".join(_flat(test_file(e, hidden=False)) for chapter in chapters() for e in _graded(chapter))
+    solution = {_flat(f) for chapter in chapters() for f in solution_fragments(chapter)} - {""}
+    reference = {_flat(f) for chapter in chapters() for f in reference_fragments(chapter)}
+    solution = {f for f in solution if f not in handed_out}
+    reference = {f for f in reference if f not in handed_out and f not in public}
+    signatures = {name: parameters for chapter in chapters() for name, parameters in answer_signatures(chapter).items()}
+    problems = []
+    for chapter in chapters():
+        path = folder / (chapter.removeprefix("notebooks/") + ".ipynb")
+        if not path.exists():
+            continue
+        notebook = nbformat.read(path, as_version=4)
+        written = written_checks(notebook)
+        # the set-up cell is searched as the files it writes, or as it is if they cannot be read from it
+        files = {f"cell {number}": cell.source for number, cell in enumerate(notebook.cells)
+                 if not (written and _is_setup(cell))}  # fmt: skip
+        files |= {f"checks/{name}, written by its set-up cell": text for name, text in written.items()}
+        files |= {str(on_disk.relative_to(folder)): on_disk.read_text(errors="ignore")
+                  for on_disk in (path.parent / "checks").glob("*.py")}  # fmt: skip
+        for where, text in files.items():
+            flat = _flat(text)
+            found = sorted(f for f in solution | reference if f in flat)
+            if "checks/" in where or text.startswith(SETUP_TITLE):
+                found += lookalikes(text, signatures)
+            problems += [f"{path.relative_to(folder)}, {where}: {f}" for f in found]
+    return problems, len(solution) + len(reference)
 
 
 def leaks(html: Path) -> tuple[list[str], int]:
@@ -425,10 +595,10 @@ def leaks(html: Path) -> tuple[list[str], int]:
             if path.suffix == ".ipynb":
                 text = "\n".join(c.source for c in nbformat.reads(text, as_version=4).cells)
             texts.append(text)
-    corpus = re.sub(r"\s+", " ", "\n".join(texts))
+    corpus = _flat("\n".join(texts))
     # a line of one chapter's solution may be ordinary code in another chapter, which the students have anyway
-    handed_out = re.sub(r"\s+", " ", "\n".join(c.source for chapter in chapters() for c in edition(chapter).cells))
-    fragments = [re.sub(r"\s+", " ", f) for chapter in chapters() for f in solution_fragments(chapter)]
+    handed_out = " ".join(_handed_out(edition(chapter)) for chapter in chapters())
+    fragments = [_flat(f) for chapter in chapters() for f in solution_fragments(chapter)]
     fragments = [f for f in fragments if f not in handed_out]
     return [f for f in fragments if f in corpus], len(fragments)
 
@@ -443,8 +613,11 @@ def main() -> int:
     run = sub.add_parser("verify")
     run.add_argument("--profile", default="smoke", choices=["smoke", "demo", "full"])
     run.add_argument("chapters", nargs="*", help="only chapters whose path contains one of these")
-    scan = sub.add_parser("leaks", help="fail if a built student edition holds any piece of a solution")
-    scan.add_argument("html", type=Path, help="a built book, e.g. _build/html-student")
+    scan = sub.add_parser("leaks", help="fail if a built student edition, or the student notebooks, hold any piece "
+                                        "of a solution or of a hidden check")
+    scan.add_argument("html", type=Path, nargs="?", help="a built book, e.g. _build/html-student")
+    scan.add_argument("--notebooks", type=Path, metavar="FOLDER",
+                      help="the student notebooks instead (e.g. classroom), with the checks their set-up cells write")
     scan.add_argument("--reading", action="store_true",
                       help="the reading edition instead: fail unless it holds the solutions (tests the scan itself)")
     marks = sub.add_parser("grade")
@@ -461,6 +634,13 @@ def main() -> int:
     if args.command == "verify":
         return int(verify(args.profile, args.chapters) > 0)
     if args.command == "leaks":
+        if (args.html is None) == (args.notebooks is None):
+            parser.error("leaks needs either a built book or --notebooks FOLDER")
+        if args.notebooks is not None:
+            found, total = notebook_leaks(args.notebooks)
+            print(f"{len(found)} leaks in the student notebooks under {args.notebooks} ({total} fragments of "
+                  "solutions and hidden checks looked for)" + "".join(f"\n  {f}" for f in found))
+            return int(bool(found))
         found, total = leaks(args.html)
         if args.reading:
             print(f"{len(found)} of {total} solution fragments found in the reading edition {args.html}")
