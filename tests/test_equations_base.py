@@ -4,7 +4,7 @@ and the sampling ratio α (given, or the fraction of k-space each sample's mask 
 import pytest
 import torch
 
-from mrilab.models.base import Measurements, ReconstructionModel, check_values, ratio_tensor
+from mrilab.models.base import TYPICAL_RMS, Measurements, ReconstructionModel, check_values, ratio_tensor
 
 from .test_equations_ops import apply, dense_operator, random, random_mask
 
@@ -34,7 +34,7 @@ def test_measurements_are_the_masked_data_and_the_masks_operator():
     data = model.data
     assert isinstance(data, Measurements) and data.batch_size == 2
     masked = torch.where(mask, kspace, torch.zeros_like(kspace))
-    scale = (masked.abs() ** 2).sum(dim=(1, 2, 3), keepdim=True).div(H * W).sqrt()  # the RMS scale, per sample
+    scale = (masked.abs() ** 2).sum(dim=(1, 2, 3), keepdim=True).div(H * W).sqrt() / TYPICAL_RMS  # per sample
     assert torch.allclose(data.scale, scale) and torch.allclose(data.y, masked / scale)
     assert torch.allclose(x, apply([a.conj().T for a in dense_operator(mask, None, 2)], kspace, (1, H, W)))
     assert stages == [{"x": x}] and model(kspace, mask).shape == (2, 1, H, W)
@@ -112,7 +112,7 @@ def test_coils_references_and_sizes_at_the_boundary():
     reference = random(2, 1, H, W, seed=78)
     single = Probe(needs_reference=True)
     single(kspace[:, :1], mask, reference=reference)
-    rms = (reference.abs() ** 2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
+    rms = (reference.abs() ** 2).mean(dim=(1, 2, 3), keepdim=True).sqrt() / TYPICAL_RMS
     assert torch.allclose(single.data.reference, reference / rms)  # the reference in units of its own scale
     with pytest.raises(ValueError, match="needs reference"):
         single(kspace[:, :1], mask)

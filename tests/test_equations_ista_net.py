@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from mrilab.models import ISTANetPlus
+from mrilab.models.base import TYPICAL_RMS
 
 from .test_equations_ops import DTYPE, apply, dense_operator, random, random_mask
 
@@ -80,8 +81,8 @@ def reference(model: ISTANetPlus, kspace: torch.Tensor, mask: torch.Tensor, targ
 
 
 def units(y: torch.Tensor) -> torch.Tensor:
-    """The RMS scale ``sqrt(Σ|y|² / (H W))`` of each sample's masked k-space, ``(B, 1, 1, 1)``."""
-    return (y.abs() ** 2).sum(dim=(1, 2, 3), keepdim=True).div(y.shape[-2] * y.shape[-1]).sqrt()
+    """The scale ``sqrt(Σ|y|² / (H W)) / TYPICAL_RMS`` of each sample's masked k-space, ``(B, 1, 1, 1)``."""
+    return (y.abs() ** 2).sum(dim=(1, 2, 3), keepdim=True).div(y.shape[-2] * y.shape[-1]).sqrt() / TYPICAL_RMS
 
 
 def tiny_model(gamma: float = 0.01) -> ISTANetPlus:

@@ -22,6 +22,7 @@ from mrilab.ifr import (
 from mrilab.masks import radial_mask
 from mrilab.metrics import psnr
 from mrilab.models import IFRNet
+from mrilab.models.base import TYPICAL_RMS
 from mrilab.ops import MRIOperator, batch_to_complex, complex_to_batch, fft2c
 
 
@@ -616,7 +617,7 @@ def test_every_stage_equals_eqs_6_to_11_written_out(options):
     with torch.no_grad():
         x_hat, stages = model(y, mask, return_stages=True)
     masked = y * mask
-    scale = float((masked.abs() ** 2).sum().div(masked.shape[-2] * masked.shape[-1]).sqrt())  # the model's units
+    scale = float((masked.abs() ** 2).sum().div(masked.shape[-2] * masked.shape[-1]).sqrt()) / TYPICAL_RMS  # its units
     expected = naive_ifrnet(model, (masked / scale)[0, 0].numpy(), mask.numpy())
     assert len(stages) == len(expected) == model.config["n_stages"]
     for n, (got, want) in enumerate(zip(stages, expected, strict=True)):
