@@ -49,7 +49,7 @@ weights-check: install
 	$(PY) tools/pretrained.py check --profile demo
 
 # every chapter in the smoke profile (papermill), then nbval re-runs them and compares the cells marked
-# `# NBVAL_CHECK_OUTPUT` with the first run, then the book is built from those executed notebooks
+# tagged `nbval-check-output` with the first run, then the book is built from those executed notebooks
 chapters: install
 	$(PY) tools/book.py execute --profile smoke
 

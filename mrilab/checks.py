@@ -29,7 +29,7 @@ def _as_tensor(name: str, value: object) -> torch.Tensor:
 
 
 def identity(name: str, computed: object, reference: object, *, rtol: float | None = None,
-             atol: float | None = None) -> float:
+             atol: float | None = None) -> None:
     """Check ``computed ≈ reference``: ``max |computed − reference| ≤ atol + rtol · max |reference|``.
 
     Parameters
@@ -44,10 +44,8 @@ def identity(name: str, computed: object, reference: object, *, rtol: float | No
         Relative (to the largest magnitude of ``reference``) and absolute tolerances. Without either, ``rtol`` is
         10⁻⁶; a tolerance that is not given is zero once the other one is.
 
-    Returns
-    -------
-    float
-        The residual ``max |computed − reference|``, after printing it with the tolerance.
+    Prints the residual ``max |computed − reference|`` with the tolerance; returns nothing, so that a check on the
+    last line of a cell shows only that line.
 
     Raises
     ------
@@ -67,7 +65,6 @@ def identity(name: str, computed: object, reference: object, *, rtol: float | No
     if not residual <= tolerance:  # also catches NaN
         raise CheckFailed(f"{name}: max |computed − reference| = {residual:.3g} exceeds the tolerance {tolerance:.3g}")
     print(f"{name}: max |computed − reference| = {residual:.1e} (tolerance {tolerance:.1e}) ✓")
-    return residual
 
 
 def holds(name: str, condition: bool | torch.Tensor | np.bool_, detail: str = "") -> None:

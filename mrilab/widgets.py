@@ -35,7 +35,7 @@ def mask_figure(image: torch.Tensor, kind: str, ratio: float, center_fraction: f
     op = MRIOperator(mask)
     zero_filled = op.adjoint(op.forward(image))
     p, s = metrics.psnr(zero_filled.abs(), image.abs()), metrics.ssim(zero_filled.abs(), image.abs())
-    fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
+    fig, axes = plt.subplots(1, 3, figsize=(7.4, 2.7))
     axes[0].imshow(mask.numpy(), cmap="gray")
     axes[0].set_title(f"{kind} mask, {100 * sampling_ratio(mask):.1f} % sampled", fontsize=9)
     axes[1].imshow(torch.log10(psf(mask) + 1e-4).numpy(), cmap="magma", vmin=-4, vmax=0)
