@@ -26,10 +26,12 @@ def evaluate(reconstructor: Callable[[dict], torch.Tensor] | nn.Module, dataset:
     """Per-slice metrics of a reconstruction method on ``dataset`` (its fixed evaluation masks).
 
     ``reconstructor`` is a model (called with :func:`mrilab.models.base.reconstruct`) or any function
-    ``batch -> complex image`` (a classical solver). Returns one row per slice: ``index``, ``position`` (slices with
-    the same label share their plane), ``block`` (the dataset's block of adjacent planes, the unit of the
-    statistics; the position where the dataset has no blocks), ``psnr``, ``ssim``, ``hfen``, ``nmse`` and
-    ``seconds`` (wall time of the batch divided by its size, synchronised on CUDA).
+    ``batch -> image`` (a classical solver); the image ``(B, 1, H, W)`` is complex or real non-negative (a model whose
+    ``output`` is ``"magnitude"``), and is scored by its magnitude ``|x|`` against the target's, so both kinds are
+    scored alike. Returns one row per slice: ``index``, ``position`` (slices with the same label share their plane),
+    ``block`` (the dataset's block of adjacent planes, the unit of the statistics; the position where the dataset has
+    no blocks), ``psnr``, ``ssim``, ``hfen``, ``nmse`` and ``seconds`` (wall time of the batch divided by its size,
+    synchronised on CUDA).
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")

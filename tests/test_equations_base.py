@@ -1,10 +1,19 @@
 """What every model sees (mrilab.models.base): the masked data ``y = M ⊙ kspace``, the operator of its mask and coils,
-and the sampling ratio α (given, or the fraction of k-space each sample's mask holds), checked once at the boundary."""
+the sampling ratio α (given, or the fraction of k-space each sample's mask holds) and a reference if it accepts one,
+checked once at the boundary; and what it returns, in the units of the data."""
 
 import pytest
 import torch
 
-from mrilab.models.base import TYPICAL_RMS, Measurements, ReconstructionModel, check_values, ratio_tensor
+from mrilab.models.base import (
+    OUTPUTS,
+    TYPICAL_RMS,
+    Measurements,
+    ReconstructionModel,
+    check_values,
+    measurement_scale,
+    ratio_tensor,
+)
 
 from .test_equations_ops import apply, dense_operator, random, random_mask
 
@@ -12,7 +21,7 @@ H, W = 4, 6
 
 
 class Probe(ReconstructionModel):
-    """Returns ``A^H y`` and keeps the :class:`Measurements` it was given."""
+    """Returns ``A^H y`` (coil images without maps) and keeps the :class:`Measurements` it was given."""
 
     def __init__(self, **flags):
         super().__init__()
@@ -22,7 +31,7 @@ class Probe(ReconstructionModel):
 
     def unroll(self, data, *, return_stages):
         self.data = data
-        x = data.op.adjoint(data.y) if data.op is not None else data.y[:, :1]
+        x = data.op.adjoint(data.y)
         return x, ([{"x": x}] if return_stages else [])
 
 
@@ -97,8 +106,10 @@ def test_coils_references_and_sizes_at_the_boundary():
     mask = random_mask((H, W), seed=75)
     sens = random(3, H, W, seed=76)
     model = Probe(multi_coil=True)
-    model(kspace, mask)
-    assert model.data.op is None  # coils without maps: the model treats them coil by coil
+    x = model(kspace, mask)  # coils without maps: the operator works coil by coil
+    assert model.data.op.sens is None and torch.equal(model.data.op.mask, mask)
+    expected = apply([a.conj().T for a in dense_operator(mask, None, 2, coils=3)], kspace, (3, H, W))
+    assert torch.allclose(x, expected)
     x = model(kspace, mask, sens=sens)
     assert torch.allclose(x, apply([a.conj().T for a in dense_operator(mask, sens, 2)], kspace, (1, H, W)))
     model(kspace, mask, sens=sens[None].expand(2, 3, H, W))
@@ -110,7 +121,7 @@ def test_coils_references_and_sizes_at_the_boundary():
     with pytest.raises(ValueError, match="needs sens"):
         Probe(multi_coil=True, needs_sens=True)(kspace, mask)
     reference = random(2, 1, H, W, seed=78)
-    single = Probe(needs_reference=True)
+    single = Probe(accepts_reference=True, needs_reference=True)
     single(kspace[:, :1], mask, reference=reference)
     rms = (reference.abs() ** 2).mean(dim=(1, 2, 3), keepdim=True).sqrt() / TYPICAL_RMS
     assert torch.allclose(single.data.reference, reference / rms)  # the reference in units of its own scale
@@ -125,3 +136,62 @@ def test_coils_references_and_sizes_at_the_boundary():
         Probe()(kspace[:, :1], random_mask((2, 2, H, W), seed=79))
     with pytest.raises(NotImplementedError, match="ReconstructionModel must implement"):
         ReconstructionModel()(kspace[:, :1], mask)
+
+
+def test_a_reference_reaches_only_the_models_that_accept_one():
+    kspace, mask = random(2, 1, H, W, seed=80), random_mask((H, W), seed=81)
+    reference = random(2, 1, H, W, seed=82)
+    ignoring = Probe()
+    assert torch.equal(ignoring(kspace, mask, reference=reference), ignoring(kspace, mask))
+    assert ignoring.data.reference is None
+    ignoring(kspace, mask, reference=reference[:1])  # dropped unchecked: it is not an input of this model
+    optional = Probe(accepts_reference=True)
+    optional(kspace, mask)
+    assert optional.data.reference is None
+    optional(kspace, mask, reference=reference)
+    assert torch.allclose(optional.data.reference, reference / measurement_scale(reference))
+
+
+def test_model_classes_declare_a_known_output_and_accept_what_they_need():
+    assert ReconstructionModel.output == "complex" and OUTPUTS == ("complex", "magnitude")
+    assert not ReconstructionModel.accepts_reference and not ReconstructionModel.needs_reference
+
+    class Magnitude(ReconstructionModel):
+        output = "magnitude"
+
+    class Multicontrast(ReconstructionModel):
+        accepts_reference = needs_reference = True
+
+    assert Magnitude.output == "magnitude" and Multicontrast.needs_reference
+    with pytest.raises(ValueError, match="^Phase.output must be one of"):
+        type("Phase", (ReconstructionModel,), {"output": "phase"})
+    with pytest.raises(ValueError, match="^Careless sets needs_reference = True, so it must set accepts_reference"):
+        type("Careless", (ReconstructionModel,), {"needs_reference": True})
+
+
+class Stager(ReconstructionModel):
+    """A magnitude model of two stages holding tensors of several kinds: the coil images, their root-sum-of-squares
+    ``"x"`` (halved in the first stage), a real mask and a real weight map."""
+
+    multi_coil = True
+    output = "magnitude"
+
+    def unroll(self, data, *, return_stages):
+        coils = data.op.adjoint(data.y)
+        x = coils.abs().pow(2).sum(dim=1, keepdim=True).sqrt()
+        self.unscaled = [{"coils": coils, "x": x / 2, "mask": data.mask.float(), "weights": coils.abs()},
+                         {"x": x, "coils": 2 * coils}]
+        return x, ([dict(stage) for stage in self.unscaled] if return_stages else [])
+
+
+def test_the_output_every_stage_x_and_every_complex_stage_tensor_come_back_in_the_datas_units():
+    kspace, mask = 5.0 * random(2, 3, H, W, seed=83), random_mask((2, 1, H, W), seed=84)
+    model = Stager()
+    x, stages = model(kspace, mask, return_stages=True)
+    first, last = model.unscaled
+    scale = measurement_scale(kspace * mask)
+    assert not x.is_complex() and torch.equal(x, last["x"] * scale) and torch.equal(model(kspace, mask), x)
+    assert torch.equal(stages[1]["x"], x) and torch.equal(stages[0]["x"], first["x"] * scale)  # real "x": scaled
+    for stage, unscaled in zip(stages, model.unscaled, strict=True):  # complex, also (B, C, H, W): scaled
+        assert torch.equal(stage["coils"], unscaled["coils"] * scale)
+    assert stages[0]["mask"] is first["mask"] and stages[0]["weights"] is first["weights"]  # other real: left

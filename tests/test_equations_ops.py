@@ -1,8 +1,9 @@
 """The forward model against dense matrices: fft2c/ifft2c, A = M F S, A^H, A^H A, hard and soft data consistency.
 
 Every reference here is built from the definitions alone (the centred DFT written entry by entry, the operator as a
-stack of ``diag(M) F diag(S_c)`` blocks, the proximal step as a dense linear solve) and compared with the package's
-own code path on small random inputs. The other ``test_equations_*`` files import the dense operator from here.
+stack of ``diag(M) F diag(S_c)`` blocks with maps, or ``diag(M) F`` repeated along the diagonal coil by coil without,
+the proximal step as a dense linear solve) and compared with the package's own code path on small random inputs, also
+with the mask given per call. The other ``test_equations_*`` files import the dense operator from here.
 """
 
 import math
@@ -43,19 +44,20 @@ def dft2_matrix(height: int, width: int) -> torch.Tensor:
     return torch.kron(dft_matrix(height), dft_matrix(width))
 
 
-def dense_operator(mask: torch.Tensor, sens: torch.Tensor | None, batch: int) -> list[torch.Tensor]:
-    """One dense ``A_b`` per sample, ``(C·H·W, H·W)``: the coil blocks ``diag(M_b) F diag(S_{b,c})`` stacked."""
+def dense_operator(mask: torch.Tensor, sens: torch.Tensor | None, batch: int, *, coils: int = 1) -> list[torch.Tensor]:
+    """One dense ``A_b`` per sample: with maps ``(C·H·W, H·W)``, the coil blocks ``diag(M_b) F diag(S_{b,c})``
+    stacked; without, ``(C·H·W, C·H·W)``, ``coils`` blocks ``diag(M_b) F`` on the diagonal (coil by coil)."""
     height, width = mask.shape[-2:]
     f2 = dft2_matrix(height, width)
     matrices = []
     for b in range(batch):
         m = (mask if mask.ndim == 2 else mask[b if mask.shape[0] > 1 else 0, 0]).reshape(-1).to(DTYPE)
         if sens is None:
-            coil_maps = [torch.ones(height * width, dtype=DTYPE)]
+            matrices.append(torch.block_diag(*[m[:, None] * f2] * coils))
         else:
             s = sens if sens.ndim == 3 else sens[b if sens.shape[0] > 1 else 0]
-            coil_maps = [s[c].reshape(-1).to(DTYPE) for c in range(s.shape[0])]
-        matrices.append(torch.cat([m[:, None] * f2 * s_c[None, :] for s_c in coil_maps]))
+            matrices.append(torch.cat([m[:, None] * f2 * s[c].reshape(-1).to(DTYPE)[None, :]
+                                       for c in range(s.shape[0])]))
     return matrices
 
 
@@ -125,49 +127,63 @@ def test_full_precision_only_widens_half_precision():
 
 # -- the operator A = M F S ----------------------------------------------------------------------------------------
 SHAPE = (4, 6)
+#: (mask, sens, coil images): with maps the images have one coil, without ``C`` (single coil: 1).
 CASES = {
-    "single coil, one mask": lambda: (random_mask(SHAPE, 1), None),
-    "single coil, mask per sample": lambda: (random_mask((2, 1, *SHAPE), 2), None),
-    "coils (C, H, W), mask per sample": lambda: (random_mask((2, 1, *SHAPE), 3), random(3, *SHAPE, seed=4)),
-    "coils per sample, one mask": lambda: (random_mask(SHAPE, 5), random(2, 3, *SHAPE, seed=6)),
-    "coils per sample, mask per sample": lambda: (random_mask((2, 1, *SHAPE), 7), random(2, 2, *SHAPE, seed=8)),
+    "single coil, one mask": lambda: (random_mask(SHAPE, 1), None, 1),
+    "single coil, mask per sample": lambda: (random_mask((2, 1, *SHAPE), 2), None, 1),
+    "coil by coil, one mask": lambda: (random_mask(SHAPE, 37), None, 3),
+    "coil by coil, mask per sample": lambda: (random_mask((2, 1, *SHAPE), 38), None, 2),
+    "coils (C, H, W), mask per sample": lambda: (random_mask((2, 1, *SHAPE), 3), random(3, *SHAPE, seed=4), 1),
+    "coils per sample, one mask": lambda: (random_mask(SHAPE, 5), random(2, 3, *SHAPE, seed=6), 1),
+    "coils per sample, mask per sample": lambda: (random_mask((2, 1, *SHAPE), 7), random(2, 2, *SHAPE, seed=8), 1),
 }
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_forward_adjoint_and_normal_are_the_dense_matrices(case):
-    mask, sens = CASES[case]()
+def case(name):
+    """``mask, sens`` of a case and the coils of its images and of its k-space."""
+    mask, sens, image_coils = CASES[name]()
+    return mask, sens, image_coils, image_coils if sens is None else sens.shape[-3]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_forward_adjoint_and_normal_are_the_dense_matrices(name):
+    mask, sens, image_coils, kspace_coils = case(name)
     op = MRIOperator(mask, sens)
-    n_coils = 1 if sens is None else sens.shape[-3]
-    assert op.n_coils == n_coils
-    matrices = dense_operator(mask, sens, 2)
-    x, y = random(2, 1, *SHAPE, seed=10), random(2, n_coils, *SHAPE, seed=11)
-    assert torch.allclose(op.forward(x), apply(matrices, x, (n_coils, *SHAPE)), atol=1e-12)
+    assert op.n_coils == (1 if sens is None else kspace_coils)
+    matrices = dense_operator(mask, sens, 2, coils=image_coils)
+    x, y = random(2, image_coils, *SHAPE, seed=10), random(2, kspace_coils, *SHAPE, seed=11)
+    assert torch.allclose(op.forward(x), apply(matrices, x, (kspace_coils, *SHAPE)), atol=1e-12)
     assert torch.allclose(op(x), op.forward(x))
     adjoints = [a.conj().T for a in matrices]
-    assert torch.allclose(op.adjoint(y), apply(adjoints, y, (1, *SHAPE)), atol=1e-12)
+    assert torch.allclose(op.adjoint(y), apply(adjoints, y, (image_coils, *SHAPE)), atol=1e-12)
     normals = [a.conj().T @ a for a in matrices]
-    assert torch.allclose(op.normal(x), apply(normals, x, (1, *SHAPE)), atol=1e-12)
+    assert torch.allclose(op.normal(x), apply(normals, x, (image_coils, *SHAPE)), atol=1e-12)
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_hard_dc_replaces_the_sampled_kspace_of_every_coil(case):
-    """Single coil ``F^H(M y + (1 − M) F x)``; coils ``Σ_c S_c^* F^H(M y_c + (1 − M) F S_c x) / Σ_c |S_c|²``."""
-    mask, sens = CASES[case]()
+@pytest.mark.parametrize("name", CASES)
+def test_hard_dc_replaces_the_sampled_kspace_of_every_coil(name):
+    """Without maps, coil by coil ``F^H(M y_c + (1 − M) F x_c)``; with maps
+    ``Σ_c S_c^* F^H(M y_c + (1 − M) F S_c x) / Σ_c |S_c|²``."""
+    mask, sens, image_coils, kspace_coils = case(name)
     op = MRIOperator(mask, sens)
-    maps = torch.ones(2, 1, *SHAPE, dtype=DTYPE) if sens is None else sens.expand(2, *sens.shape[-3:])
     masks = (mask if mask.ndim == 4 else mask[None, None]).expand(2, 1, *SHAPE).to(DTYPE)
     f2 = dft2_matrix(*SHAPE)
-    x, y = random(2, 1, *SHAPE, seed=12), random(2, maps.shape[1], *SHAPE, seed=13)
-    expected = torch.zeros(2, 1, *SHAPE, dtype=DTYPE)
+    x, y = random(2, image_coils, *SHAPE, seed=12), random(2, kspace_coils, *SHAPE, seed=13)
+    expected = torch.zeros(2, image_coils, *SHAPE, dtype=DTYPE)
     for b in range(2):
         m = masks[b, 0].reshape(-1)
+        if sens is None:
+            for c in range(image_coils):
+                k = m * y[b, c].reshape(-1) + (1 - m) * (f2 @ x[b, c].reshape(-1))
+                expected[b, c] = (f2.conj().T @ k).reshape(SHAPE)
+            continue
+        maps = sens.expand(2, *sens.shape[-3:])[b]
         numerator = torch.zeros(SHAPE[0] * SHAPE[1], dtype=DTYPE)
-        for c in range(maps.shape[1]):
-            s = maps[b, c].reshape(-1)
+        for c in range(kspace_coils):
+            s = maps[c].reshape(-1)
             k = m * y[b, c].reshape(-1) + (1 - m) * (f2 @ (s * x[b, 0].reshape(-1)))
             numerator += s.conj() * (f2.conj().T @ k)
-        weight = (maps[b].abs() ** 2).sum(dim=0).reshape(-1)
+        weight = (maps.abs() ** 2).sum(dim=0).reshape(-1)
         expected[b, 0] = (numerator / weight).reshape(SHAPE)
     assert torch.allclose(op.hard_dc(x, y), expected, atol=1e-12)
 
@@ -179,21 +195,51 @@ def dense_prox(matrices, z, y, rho):
         r = float(rho[b]) if isinstance(rho, torch.Tensor) else rho
         system = a.conj().T @ a + r * torch.eye(a.shape[1], dtype=DTYPE)
         out.append(torch.linalg.solve(system, a.conj().T @ y[b].reshape(-1) + r * z[b].reshape(-1)))
-    return torch.stack(out).reshape(len(matrices), 1, *SHAPE)
+    return torch.stack(out).reshape(z.shape)
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("name", CASES)
 @pytest.mark.parametrize("rho", [0.3, 2, "per sample"])
-def test_soft_dc_is_the_dense_least_squares_solution(case, rho):
-    mask, sens = CASES[case]()
+def test_soft_dc_is_the_dense_least_squares_solution(name, rho):
+    """Also without maps, where the dense system couples nothing across coils and the closed form runs coil by
+    coil."""
+    mask, sens, image_coils, kspace_coils = case(name)
     op = MRIOperator(mask, sens)
-    matrices = dense_operator(mask, sens, 2)
+    matrices = dense_operator(mask, sens, 2, coils=image_coils)
     rho = torch.tensor([0.25, 1.5], dtype=torch.float64).view(2, 1, 1, 1) if rho == "per sample" else rho
-    z, y = random(2, 1, *SHAPE, seed=14), random(2, op.n_coils, *SHAPE, seed=15)
-    y = apply(matrices, random(2, 1, *SHAPE, seed=16), (op.n_coils, *SHAPE)) + 0.1 * y  # noisy measurements
+    z, y = random(2, image_coils, *SHAPE, seed=14), random(2, kspace_coils, *SHAPE, seed=15)
+    y = apply(matrices, random(2, image_coils, *SHAPE, seed=16), (kspace_coils, *SHAPE)) + 0.1 * y  # noisy
     rho_values = rho.reshape(-1) if isinstance(rho, torch.Tensor) else rho
     x = op.soft_dc(z, y, rho, cg_iterations=200)
     assert torch.allclose(x, dense_prox(matrices, z, y, rho_values), atol=1e-9)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_a_mask_given_per_call_replaces_the_operators_mask_for_that_call(name):
+    """Every method with ``mask=`` is the method of the operator built with that mask (bit for bit), also where the
+    two masks differ in shape (one for the batch, one per sample); the next call uses the operator's mask again."""
+    mask, sens, image_coils, kspace_coils = case(name)
+    own = random_mask(SHAPE if mask.ndim == 4 else (2, 1, *SHAPE), 40, fraction=0.7)
+    op, reference = MRIOperator(own, sens), MRIOperator(mask, sens)
+    x, z = random(2, image_coils, *SHAPE, seed=41), random(2, image_coils, *SHAPE, seed=42)
+    y = random(2, kspace_coils, *SHAPE, seed=43)
+    rho = torch.tensor([0.25, 1.5], dtype=torch.float64).view(2, 1, 1, 1)
+    for method, args in (("forward", (x,)), ("__call__", (x,)), ("adjoint", (y,)), ("normal", (x,)),
+                         ("hard_dc", (x, y)), ("soft_dc", (z, y, rho))):
+        got = getattr(op, method)(*args, mask=mask)
+        assert torch.equal(got, getattr(reference, method)(*args)), method
+        assert not torch.allclose(getattr(op, method)(*args), got), method
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_the_adjoint_with_a_mask_given_per_call_is_the_dense_adjoint(name):
+    mask, sens, image_coils, kspace_coils = case(name)
+    op = MRIOperator(torch.ones(SHAPE, dtype=torch.bool), sens)
+    matrices = dense_operator(mask, sens, 2, coils=image_coils)
+    x, y = random(2, image_coils, *SHAPE, seed=44), random(2, kspace_coils, *SHAPE, seed=45)
+    assert torch.allclose(op.forward(x, mask=mask), apply(matrices, x, (kspace_coils, *SHAPE)), atol=1e-12)
+    adjoints = [a.conj().T for a in matrices]
+    assert torch.allclose(op.adjoint(y, mask=mask), apply(adjoints, y, (image_coils, *SHAPE)), atol=1e-12)
 
 
 def naive_cg(a, rhs, start, iterations):
@@ -235,7 +281,7 @@ def test_conjugate_gradient_stops_once_the_residual_is_small():
     op = MRIOperator(mask, sens)
     calls = []
     normal = op.normal
-    op.normal = lambda x: calls.append(1) or normal(x)
+    op.normal = lambda x, **options: calls.append(1) or normal(x, **options)
     z, y = random(2, 1, *SHAPE, seed=25), random(2, 3, *SHAPE, seed=26)
     x = op.soft_dc(z, y, 0.7, cg_iterations=500)
     assert torch.allclose(x, dense_prox(dense_operator(mask, sens, 2), z, y, 0.7), atol=1e-9)
@@ -265,16 +311,35 @@ def test_soft_dc_builds_rho_on_the_images_device(coils):
 
 def test_operator_errors_name_the_argument():
     op = MRIOperator(random_mask(SHAPE, 35))
-    z = random(1, 1, *SHAPE, seed=36)
-    for call, message in ((lambda: op.soft_dc(z[..., :3], op.forward(z), 1.0), "^z must have shape"),
-                          (lambda: op.soft_dc(z, op.forward(z)[..., :3], 1.0), "^y must have shape"),
-                          (lambda: op.hard_dc(z[..., :3], op.forward(z)), "^x must have shape"),
-                          (lambda: op.hard_dc(z, op.forward(z)[..., :3]), "^y must have shape"),
-                          (lambda: op.forward(random(1, 2, *SHAPE)), "^x must have shape"),
-                          (lambda: op.adjoint(random(1, 2, *SHAPE)), "^y must have shape"),
-                          (lambda: MRIOperator(random_mask((2, 2, *SHAPE))), "^mask must be")):
+    sense = MRIOperator(random_mask(SHAPE, 35), random(3, *SHAPE, seed=46))
+    z, coils = random(1, 1, *SHAPE, seed=36), random(1, 2, *SHAPE, seed=47)
+    value_errors = (
+        (lambda: op.soft_dc(z[..., :3], op.forward(z), 1.0), r"^z must have shape \(B, 1, 4, 6\)"),
+        (lambda: op.soft_dc(z, op.forward(z)[..., :3], 1.0), r"^y must have shape \(B, 1, 4, 6\)"),
+        (lambda: op.hard_dc(z[..., :3], op.forward(z)), r"^x must have shape \(B, 1, 4, 6\)"),
+        (lambda: op.hard_dc(z, op.forward(z)[..., :3]), r"^y must have shape \(B, 1, 4, 6\)"),
+        (lambda: op.forward(coils[..., :5]), r"^x must have shape \(B, 2, 4, 6\), got \(1, 2, 4, 5\)"),
+        (lambda: op.adjoint(coils[..., :5]), r"^y must have shape \(B, 2, 4, 6\) for this operator, got"),
+        # without maps, data consistency pairs every coil image with its own k-space
+        (lambda: op.hard_dc(coils, random(1, 3, *SHAPE)),
+         r"^y must have shape \(B, 2, 4, 6\) for this operator \(one k-space per coil image of x\)"),
+        (lambda: op.soft_dc(coils, random(1, 1, *SHAPE), 1.0), r"^y must have shape \(B, 2, 4, 6\) .*image of z"),
+        # with maps, one image and the maps' coils
+        (lambda: sense.forward(coils), r"^x must have shape \(B, 1, 4, 6\)"),
+        (lambda: sense.adjoint(coils), r"^y must have shape \(B, 3, 4, 6\) .*one k-space per coil of sens"),
+        (lambda: sense.hard_dc(z, coils), r"^y must have shape \(B, 3, 4, 6\)"),
+        (lambda: MRIOperator(random_mask((2, 2, *SHAPE))), r"^mask must be \(H, W\) or \(B, 1, H, W\)"),
+        # a mask given per call is checked like the constructor's, and against the operator's size
+        (lambda: op.forward(z, mask=random_mask((2, 2, *SHAPE))), r"^mask must be \(H, W\) or \(B, 1, H, W\)"),
+        (lambda: op.adjoint(z, mask=random_mask((4, 5))), r"^mask must have the operator's spatial size \(4, 6\)"),
+        (lambda: op.soft_dc(z, z, 1.0, mask=random_mask((3, 1, *SHAPE))),
+         "^z has batch size 1 but mask has batch size 3"),
+    )
+    for call, message in value_errors:
         with pytest.raises(ValueError, match=message):
             call()
+    with pytest.raises(TypeError, match="^mask must have dtype torch.bool"):
+        op.normal(z, mask=random_mask(SHAPE).float())
 
 
 def test_soft_dc_accepts_positive_rho_only():

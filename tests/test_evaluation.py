@@ -131,6 +131,21 @@ def test_clean_target_is_stored_read_and_scored(smoke_dataset_root):
     assert [r["position"] for r in ceiling] == [clean.position_label(i) for i in range(len(clean))]
 
 
+def test_a_magnitude_output_is_scored_like_the_magnitude_of_a_complex_one(smoke_dataset_root):
+    """A model whose output is "magnitude" returns real non-negative images; they are scored as |x| of complex ones."""
+    dataset = SliceDataset("smoke", "test", "T1w", ratios=(0.3,), root=smoke_dataset_root)
+
+    def complex_output(batch):  # the target's magnitude, 10 % too bright, with a phase ramp
+        return 1.1 * batch["target"] * torch.exp(1j * torch.linspace(0, 3, batch["target"].shape[-1]))
+
+    scores = [evaluate(method, dataset, device="cpu") for method in (complex_output,
+                                                                     lambda batch: complex_output(batch).abs())]
+    for complex_row, magnitude_row in zip(*scores, strict=True):
+        assert {k: v for k, v in complex_row.items() if k != "seconds"} == \
+            {k: v for k, v in magnitude_row.items() if k != "seconds"}
+    assert all(math.isfinite(row["psnr"]) for row in scores[1])
+
+
 def test_results_rows_carry_intervals_and_per_slice_scores():
     rows = [{"index": i, "position": f"axial {i // 2}", "psnr": 30.0 + i, "ssim": 0.8, "hfen": 0.2, "nmse": 0.01,
              "seconds": 0.01} for i in range(8)]

@@ -1,19 +1,25 @@
 """The contract every registered model of the book follows (mrilab.models.base), tested once for all of them.
 
-A new model gets every test here by registering and adding its small configuration to SMALL.
+A new model gets every test here by registering and adding its small configuration to SMALL. Its inputs come from
+the book's tasks (mrilab.tasks), one of each kind: single-coil, multi-coil with maps, multi-coil without maps and
+single-coil with a reference contrast. A model is run on every kind its class attributes say it takes and must refuse
+the others, naming the argument it cannot take. A toy magnitude model defined here, multi-coil and accepting a
+reference, and two variants of it that need maps or a reference run through the same tests.
 """
 
+import dataclasses
 import io
 
 import pytest
 import torch
+from torch import nn
 
 import mrilab.models as models
 from mrilab.data import SliceDataset
-from mrilab.masks import cartesian_mask
 from mrilab.models import MODELS, ReconstructionModel, build_model
 from mrilab.models.base import TYPICAL_RMS, measurement_scale, reconstruct
-from mrilab.ops import fft2c, ifft2c
+from mrilab.ops import ifft2c
+from mrilab.tasks import TASKS, Task
 from mrilab.train import default_loss
 
 #: A configuration small enough for a unit test, per model class.
@@ -26,20 +32,103 @@ BOOK_MODELS = sorted(name for name, cls in MODELS.items() if cls.__module__.star
 N = 32
 
 
+class RootSumOfSquares(ReconstructionModel):
+    """Toy magnitude model: ``w · (RSS(A^H y) + |reference|)``, the coil images' root-sum-of-squares (coil by coil
+    without maps) plus, when given, the reference's magnitude."""
+
+    multi_coil = True
+    accepts_reference = True
+    output = "magnitude"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.config = {}
+        self.weight = nn.Parameter(torch.tensor(1.0))
+
+    def unroll(self, data, *, return_stages):
+        coils = data.op.adjoint(data.y)
+        x = coils.abs().pow(2).sum(dim=1, keepdim=True).sqrt()
+        if data.reference is not None:
+            x = x + data.reference.abs()
+        x = self.weight * x
+        return x, ([{"coils": coils, "mask": data.mask.float(), "x": x}] if return_stages else [])
+
+
+class MapsNeeded(RootSumOfSquares):
+    """The toy, asking for maps."""
+
+    needs_sens = True
+
+
+class ReferenceNeeded(RootSumOfSquares):
+    """The toy, asking for a reference."""
+
+    needs_reference = True
+
+
+TOY = "RootSumOfSquares"
+TOYS = {cls.__name__: cls for cls in (RootSumOfSquares, MapsNeeded, ReferenceNeeded)}
+CONTRACT_MODELS = [*BOOK_MODELS, *TOYS]
+
+
+def model_class(name: str) -> type[ReconstructionModel]:
+    return TOYS[name] if name in TOYS else MODELS[name]
+
+
 def make(name: str) -> ReconstructionModel:
     torch.manual_seed(0)
-    model = build_model(name, SMALL[name])
+    model = TOYS[name]() if name in TOYS else build_model(name, SMALL[name])
     with torch.no_grad():  # move zero-initialised output layers off zero, so every path carries signal
         for parameter in model.parameters():
             parameter.add_(1e-2 * torch.randn_like(parameter))
     return model.eval()
 
 
-def data(batch: int = 2) -> dict:
-    generator = torch.Generator().manual_seed(1)
-    target = torch.randn(batch, 1, N, N, dtype=torch.complex64, generator=generator)
-    mask = cartesian_mask((N, N), 0.3, seed=0)
-    return {"kspace": fft2c(target) * mask, "mask": mask, "target": target, "ratio": torch.full((batch,), 0.3)}
+def book_task(**wanted) -> Task:
+    """The first of the book's tasks with the ``wanted`` attributes."""
+    return next(task for task in TASKS.values() if all(getattr(task, k) == v for k, v in wanted.items()))
+
+
+_multicoil = book_task(multi_coil=True, maps=False, reference=None)
+#: One task per kind of input.
+KINDS = {
+    "single-coil": book_task(multi_coil=False, reference=None),
+    "multi-coil with maps": dataclasses.replace(_multicoil, name=f"{_multicoil.name}-maps", maps=True),
+    "multi-coil without maps": _multicoil,
+    "with a reference": next(task for task in TASKS.values() if not task.multi_coil and task.reference is not None),
+}
+
+
+def refused(name: str, kind: str) -> str | None:
+    """The argument a model cannot take in inputs of ``kind`` (from its class attributes), or None."""
+    cls, task = model_class(name), KINDS[kind]
+    if task.multi_coil and not cls.multi_coil:
+        return "kspace"
+    if cls.needs_sens and not task.maps:
+        return "sens"
+    if cls.needs_reference and task.reference is None:
+        return "reference"
+    return None
+
+
+TAKEN = [(name, kind) for name in CONTRACT_MODELS for kind in KINDS if refused(name, kind) is None]
+REFUSED = [(name, kind, refused(name, kind)) for name in CONTRACT_MODELS for kind in KINDS if refused(name, kind)]
+
+
+def data(kind: str = "single-coil", batch: int = 2) -> dict:
+    """A task's example inputs and a complex target ``(B, 1, N, N)``."""
+    inputs = KINDS[kind].example(N, batch=batch, seed=1)
+    target = torch.randn(batch, 1, N, N, dtype=torch.complex64, generator=torch.Generator().manual_seed(2))
+    return {**inputs, "target": target}
+
+
+def check_output(name: str, x: torch.Tensor, batch: int = 2) -> None:
+    """Shape ``(B, 1, N, N)``; complex64 or, for a magnitude model, real non-negative float32."""
+    assert x.shape == (batch, 1, N, N)
+    if model_class(name).output == "complex":
+        assert x.dtype == torch.complex64
+    else:
+        assert x.dtype == torch.float32 and bool((x >= 0).all())
 
 
 def test_every_book_model_is_exported_registered_and_has_a_small_configuration():
@@ -48,26 +137,43 @@ def test_every_book_model_is_exported_registered_and_has_a_small_configuration()
         assert getattr(models, name) is MODELS[name] and issubclass(MODELS[name], ReconstructionModel)
 
 
-@pytest.mark.parametrize("name", BOOK_MODELS)
-def test_output_shape_dtype_stages_and_determinism(name):
-    model, batch = make(name), data()
+def test_every_kind_of_input_is_tested_and_every_book_model_takes_single_coil_data():
+    assert set(KINDS["multi-coil with maps"].example(N)) == {"kspace", "mask", "ratio", "sens"}
+    assert set(KINDS["multi-coil without maps"].example(N)) == {"kspace", "mask", "ratio"}
+    assert set(KINDS["with a reference"].example(N)) == {"kspace", "mask", "ratio", "reference"}
+    assert KINDS["single-coil"].n_coils == 1 < KINDS["multi-coil without maps"].n_coils
+    assert set(BOOK_MODELS) <= {name for name, kind in TAKEN if kind == "single-coil"}
+    assert {kind for name, kind in TAKEN if name == TOY} == set(KINDS)
+    assert {argument for _, _, argument in REFUSED} == {"kspace", "sens", "reference"}
+
+
+@pytest.mark.parametrize("name, kind, argument", REFUSED)
+def test_a_model_refuses_inputs_it_cannot_take_naming_the_argument(name, kind, argument):
+    with pytest.raises(ValueError, match=rf"\b{argument}\b"), torch.no_grad():
+        reconstruct(make(name), data(kind))
+
+
+@pytest.mark.parametrize("name, kind", TAKEN)
+def test_output_shape_dtype_stages_and_determinism(name, kind):
+    model, batch = make(name), data(kind)
     with torch.no_grad():
         x = reconstruct(model, batch)
         again, stages = reconstruct(model, batch, return_stages=True)
-    assert x.shape == (2, 1, N, N) and x.dtype == torch.complex64
+    check_output(name, x)
     assert torch.equal(x, again)  # the same output twice
     assert isinstance(stages, list) and stages and all(isinstance(s, dict) and "x" in s for s in stages)
     assert torch.equal(stages[-1]["x"], x)
-    assert all(s["x"].is_complex() for s in stages)  # other entries may be real maps (e.g. IFR-Net's descriptor T)
-    assert all(image.shape == x.shape for s in stages for image in s.values())
+    # every stage's "x" is an output image; other entries may be coil images, masks or real maps of other shapes
+    assert all(s["x"].shape == x.shape and s["x"].dtype == x.dtype for s in stages)
+    assert all(isinstance(value, torch.Tensor) for s in stages for value in s.values())
 
 
-@pytest.mark.parametrize("name", BOOK_MODELS)
-def test_unused_optional_inputs_are_ignored(name):
-    model, batch = make(name), data()
-    cls = MODELS[name]
+@pytest.mark.parametrize("name, kind", TAKEN)
+def test_unused_optional_inputs_are_ignored(name, kind):
+    model, batch = make(name), data(kind)
+    cls = model_class(name)
     extras = {}
-    if not cls.needs_reference:
+    if not cls.accepts_reference:
         extras["reference"] = torch.randn(2, 1, N, N, dtype=torch.complex64)
     if not cls.multi_coil and not cls.needs_sens:
         extras["sens"] = torch.ones(2, 1, N, N, dtype=torch.complex64)
@@ -75,9 +181,9 @@ def test_unused_optional_inputs_are_ignored(name):
         assert torch.equal(reconstruct(model, batch), reconstruct(model, {**batch, **extras}))
 
 
-@pytest.mark.parametrize("name", BOOK_MODELS)
-def test_gradient_flows_from_the_loss_to_every_parameter(name):
-    model, batch = make(name).train(), data()
+@pytest.mark.parametrize("name, kind", TAKEN)
+def test_gradient_flows_from_the_loss_to_every_parameter(name, kind):
+    model, batch = make(name).train(), data(kind)
     loss = default_loss(model, batch)
     assert loss.ndim == 0 and torch.isfinite(loss)
     loss.backward()
@@ -87,7 +193,7 @@ def test_gradient_flows_from_the_loss_to_every_parameter(name):
 
 @pytest.mark.parametrize("name", BOOK_MODELS)
 def test_weights_only_checkpoint_round_trip(name):
-    model, batch = make(name), data(1)
+    model, batch = make(name), data(batch=1)
     buffer = io.BytesIO()
     torch.save({"model_name": name, "model_config": model.config, "state_dict": model.state_dict()}, buffer)
     buffer.seek(0)
@@ -98,7 +204,7 @@ def test_weights_only_checkpoint_round_trip(name):
         assert torch.equal(reconstruct(rebuilt.eval(), batch), reconstruct(model, batch))
 
 
-@pytest.mark.parametrize("name", BOOK_MODELS)
+@pytest.mark.parametrize("name", [name for name, kind in TAKEN if kind == "single-coil"])
 def test_bad_inputs_are_named(name):
     model, batch = make(name), data()
     kspace, mask = batch["kspace"], batch["mask"]
@@ -113,10 +219,11 @@ def test_bad_inputs_are_named(name):
         ((kspace, mask.expand(3, 1, N, N)), {}, ValueError, "mask must be"),
         ((kspace, mask), {"ratio": 1.5}, ValueError, "ratio must be in"),
         ((kspace, mask), {"ratio": "0.3"}, TypeError, "ratio must be a number"),
-        ((kspace, mask), {"reference": kspace[:1]}, ValueError, "reference must have shape"),
         ((kspace, mask), {"sens": torch.ones(2, 3, N, N, dtype=torch.complex64)}, ValueError, "sens must be"),
     ]
-    if not MODELS[name].multi_coil:
+    if model_class(name).accepts_reference:
+        cases.append(((kspace, mask), {"reference": kspace[:1]}, ValueError, "reference must have shape"))
+    if not model_class(name).multi_coil:
         cases.append(((kspace.repeat(1, 2, 1, 1), mask), {}, ValueError, "kspace must be single-coil"))
     for args, kwargs, error, message in cases:
         with pytest.raises(error, match=message):
@@ -138,21 +245,38 @@ def test_reconstruct_forwards_every_optional_key_of_a_batch():
         reconstruct(Recorder(), {"kspace": batch["kspace"]})
 
 
-@pytest.mark.parametrize("name", BOOK_MODELS)
+@pytest.mark.parametrize("name, kind", TAKEN)
 @pytest.mark.parametrize("c", [0.01, 0.5, 2.0, 100.0])
-def test_a_change_of_units_scales_the_output_and_every_stage_image(name, c):
-    """model(c·y) = c·model(y): the data are divided by their scale inside the model and the output multiplied by
-    it again. Float32 rounding of y/s differs between the two calls; the tolerance is a few ulps of the output."""
-    model, batch = make(name), data()
+def test_a_change_of_units_scales_the_output_and_every_stage_image(name, kind, c):
+    """model(c·y) = c·model(y): the data are divided by their scale inside the model and the output, every stage's
+    "x" and every complex stage tensor multiplied by it again; real maps stay. Float32 rounding of y/s differs
+    between the two calls; the tolerance is a few ulps of the output."""
+    model, batch = make(name), data(kind)
     with torch.no_grad():
         x, stages = reconstruct(model, batch, return_stages=True)
         scaled, scaled_stages = reconstruct(model, {**batch, "kspace": c * batch["kspace"]}, return_stages=True)
     torch.testing.assert_close(scaled, c * x, rtol=1e-5, atol=1e-6 * c * float(x.abs().max()))
     for stage, scaled_stage in zip(stages, scaled_stages, strict=True):
         for key, value in stage.items():
-            expected = c * value if value.is_complex() else value
+            expected = c * value if key == "x" or value.is_complex() else value
             torch.testing.assert_close(scaled_stage[key], expected, rtol=1e-5, atol=1e-5 * float(expected.abs().max()),
                                        msg=f"{name} stage {key!r} at c = {c}")
+
+
+def test_a_magnitude_model_takes_coils_without_maps_and_a_reference_if_given():
+    """The toy's output is the naive w · (sqrt(Σ_c |F^H M y_c|²) + |reference| / its scale) in the data's units."""
+    model = make(TOY)
+    batch = data("multi-coil without maps")
+    kspace, mask = batch["kspace"], batch["mask"]
+    coil_images = torch.stack([torch.stack([ifft2c(k_c * mask) for k_c in k]) for k in kspace])
+    expected = model.weight * coil_images.abs().pow(2).sum(dim=1, keepdim=True).sqrt()
+    reference = data("with a reference")["reference"]
+    with torch.no_grad():
+        torch.testing.assert_close(model(kspace, mask), expected, rtol=1e-5, atol=1e-6)
+        with_reference = model(kspace, mask, reference=reference)
+    scale = measurement_scale(kspace * mask)
+    reference_term = model.weight * scale * reference.abs() / measurement_scale(reference)
+    torch.testing.assert_close(with_reference, expected + reference_term, rtol=1e-5, atol=1e-6)
 
 
 def test_the_measurement_scale_is_the_zero_filled_rms_over_the_typical_rms():

@@ -57,16 +57,33 @@ def test_half_precision_channels_become_complex64(half, to_real, to_complex):
     assert torch.equal(image, to_complex(real.float()))
 
 
-@pytest.mark.parametrize("n_coils", [None, 4])
+#: The operator's modes: (maps' coils or None, coil images without maps): single-coil, coil by coil, SENSE.
+MODES = {"single coil": (None, 1), "coil by coil": (None, 4), "SENSE": (4, 1)}
+
+
+def operator(mode, mask, dtype=torch.complex64):
+    """The operator of ``mode`` and the shapes' coil counts: (op, image coils, k-space coils)."""
+    maps, coils = MODES[mode]
+    if maps is None:
+        return MRIOperator(mask), coils, coils
+    return MRIOperator(mask, birdcage_maps(maps, tuple(mask.shape[-2:]), dtype=dtype)), 1, maps
+
+
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("batched_mask", [False, True])
-def test_adjointness(n_coils, batched_mask):
+@pytest.mark.parametrize("override", [False, True])
+def test_adjointness(mode, batched_mask, override):
+    """<A x, y> = <x, A^H y> in every mode, for a shared and a per-sample mask, and with the mask given per call
+    (to an operator built with another mask)."""
     shape = (32, 40)
     mask = cartesian_mask(shape, 0.3, seed=3)
     if batched_mask:
         mask = torch.stack([cartesian_mask(shape, 0.3, seed=s) for s in range(2)])[:, None]
-    sens = None if n_coils is None else birdcage_maps(n_coils, shape)
-    op = MRIOperator(mask, None if sens is None else sens.to(torch.complex128))
-    assert_adjoint(op.forward, op.adjoint, (2, 1, *shape), (2, n_coils or 1, *shape))
+    built_with = cartesian_mask(shape, 0.5, seed=9) if override else mask
+    op, image_coils, kspace_coils = operator(mode, built_with, dtype=torch.complex128)
+    call = {"mask": mask} if override else {}
+    assert_adjoint(lambda x: op.forward(x, **call), lambda y: op.adjoint(y, **call), (2, image_coils, *shape),
+                   (2, kspace_coils, *shape))
 
 
 def test_normal_operator_is_projection_single_coil():
@@ -76,31 +93,30 @@ def test_normal_operator_is_projection_single_coil():
     assert torch.allclose(op.normal(op.normal(x)), op.normal(x), atol=1e-6)
 
 
-@pytest.mark.parametrize("n_coils", [None, 6])
-def test_hard_dc_keeps_measured_kspace(n_coils):
+@pytest.mark.parametrize("mode", MODES)
+def test_hard_dc_keeps_measured_kspace(mode):
     shape = (32, 32)
     mask = cartesian_mask(shape, 0.25, seed=0)
-    sens = None if n_coils is None else birdcage_maps(n_coils, shape)
-    op = MRIOperator(mask, sens)
-    truth = random_complex(2, 1, *shape)
+    op, image_coils, _ = operator(mode, mask)
+    truth = random_complex(2, image_coils, *shape)
     y = op.forward(truth)
-    start = random_complex(2, 1, *shape)
+    start = random_complex(2, image_coils, *shape)
     x = op.hard_dc(start, y)
     assert torch.allclose(op.hard_dc(truth, y), truth, atol=1e-5)
-    if n_coils is None:
+    if op.sens is None:  # coil by coil: every coil's sampled k-space is y, its unsampled k-space that of start
         assert torch.allclose(op.forward(x), y, atol=1e-5)
+        assert torch.allclose(fft2c(x) * ~mask, fft2c(start) * ~mask, atol=1e-5)
     else:
         assert (op.forward(x) - y).norm() < 0.5 * (op.forward(start) - y).norm()
 
 
-@pytest.mark.parametrize("n_coils", [None, 4])
-def test_soft_dc_is_the_minimiser(n_coils):
+@pytest.mark.parametrize("mode", MODES)
+def test_soft_dc_is_the_minimiser(mode):
     shape = (24, 24)
     mask = cartesian_mask(shape, 0.4, seed=2)
-    sens = None if n_coils is None else birdcage_maps(n_coils, shape, dtype=torch.complex128)
-    op = MRIOperator(mask, sens)
-    z = random_complex(2, 1, *shape, dtype=torch.complex128)
-    y = op.forward(random_complex(2, 1, *shape, dtype=torch.complex128))
+    op, image_coils, _ = operator(mode, mask, dtype=torch.complex128)
+    z = random_complex(2, image_coils, *shape, dtype=torch.complex128)
+    y = op.forward(random_complex(2, image_coils, *shape, dtype=torch.complex128))
     rho = torch.tensor([0.3, 2.0], dtype=torch.float64).view(2, 1, 1, 1)
     x = op.soft_dc(z, y, rho, cg_iterations=100).detach().requires_grad_(True)
     objective = ((op.forward(x) - y).abs() ** 2).sum() + (rho * (x - z).abs() ** 2).sum()

@@ -8,8 +8,9 @@ from ..ops import MRIOperator
 
 
 def zero_filled(kspace: torch.Tensor, mask: torch.Tensor, *, sens: torch.Tensor | None = None) -> torch.Tensor:
-    """``A^H y`` of undersampled ``kspace`` ``(B, C, H, W)`` (``C = 1`` without ``sens``), shaped ``(B, 1, H, W)``.
+    """``A^H y`` of undersampled ``kspace`` ``(B, C, H, W)``.
 
-    Unsampled k-space is treated as zero; with coil sensitivities ``sens`` the coil images are combined by ``S^H``.
+    Unsampled k-space is treated as zero. With coil sensitivities ``sens`` the coil images are combined by ``S^H``
+    into ``(B, 1, H, W)``; without, the result is the coil images ``(B, C, H, W)`` (``C = 1``: single-coil data).
     """
     return MRIOperator(mask, sens).adjoint(kspace)

@@ -1,6 +1,7 @@
 """Reconstruction networks, all in one contract (:mod:`mrilab.models.base`).
 
-``model(kspace, mask, *, ratio=None, reference=None, sens=None, return_stages=False)`` returns the complex image.
+``model(kspace, mask, *, ratio=None, reference=None, sens=None, return_stages=False)`` returns the image
+``(B, 1, H, W)``: complex, or real magnitudes for a model whose ``output`` is ``"magnitude"``.
 
 Every model records its constructor arguments in ``self.config`` and registers its class in :data:`MODELS`, so a
 checkpoint (model name + config + weights) rebuilds it with :func:`build_model`.

@@ -8,17 +8,22 @@ Calling convention::
 * ``kspace``: complex ``(B, C, H, W)`` measurements (``C = 1`` single-coil); values outside the mask are ignored;
 * ``mask``: boolean ``(H, W)`` for the batch or ``(B, 1, H, W)`` per sample;
 * ``ratio``: the sampling ratio — a number or a ``(B,)`` tensor in (0, 1] — for models conditioned on it;
-* ``reference``: complex ``(B, 1, H, W)``, a fully sampled image of another contrast (multi-contrast models);
+* ``reference``: complex ``(B, 1, H, W)``, a fully sampled image of another contrast, for models that accept one
+  (``accepts_reference``); the others ignore it;
 * ``sens``: complex ``(C, H, W)`` or ``(B, C, H, W)`` coil sensitivities (multi-coil models that use them);
-* returns the complex image ``(B, 1, H, W)``; with ``return_stages`` also a list with one dict per stage, each
-  holding at least ``"x"``, the stage's output image (models add their own intermediate images).
+* returns the image ``(B, 1, H, W)`` a model's ``output`` attribute names: ``"complex"`` (the default), or
+  ``"magnitude"``, real and non-negative (e.g. the root-sum-of-squares of coil images); with ``return_stages``
+  also a list with one dict per stage, each holding at least ``"x"``, the stage's output image (the shape and dtype
+  of the output). Models add their own intermediate tensors, which may have other shapes: coil images
+  ``(B, C, H, W)``, masks, attention maps.
 
 Every model commutes with a change of units, ``model(c·kspace) = c·model(kspace)`` for ``c > 0``: :meth:`prepare`
 divides the measurements by their scale ``s`` (:func:`measurement_scale`, the root-mean-square of the measured
-k-space per sample relative to :data:`TYPICAL_RMS`) and :meth:`forward` multiplies the output and every complex stage
-image by it again. A model's :meth:`~ReconstructionModel.unroll` therefore sees data in the units of a typical
-training slice (images that peak near 1) whatever the receiver gain, and a ``training_loss`` that calls ``unroll``
-compares with ``target / data.scale``.
+k-space per sample relative to :data:`TYPICAL_RMS`) and :meth:`forward` multiplies the output, every stage's ``"x"``
+and every complex stage tensor by it again; other real stage tensors (masks, attention maps, descriptors) are left
+as they are. A model's :meth:`~ReconstructionModel.unroll` therefore sees data in the units of a typical training
+slice (images that peak near 1) whatever the receiver gain, and a ``training_loss`` that calls ``unroll`` compares
+with ``target / data.scale``.
 
 :class:`ReconstructionModel` validates all of this once, in :meth:`~ReconstructionModel.prepare`, and hands the
 model a :class:`Measurements`; a model ignores the optional inputs it does not use. Subclasses implement
@@ -37,21 +42,26 @@ from torch import nn
 from .._checks import check_tensor, compiling
 from ..ops import MRIOperator
 
+#: What a model's ``output`` attribute may say it returns.
+OUTPUTS = ("complex", "magnitude")
+
 
 @dataclass
 class Measurements:
     """Validated inputs of one forward pass, on the device of ``y``.
 
     ``y`` is the masked k-space ``M ⊙ kspace / s`` ``(B, C, H, W)`` in units of its scale ``s`` (``scale``, real
-    ``(B, 1, 1, 1)``, :func:`measurement_scale`); ``op`` the operator ``A = M F S`` (``S`` from ``sens``; ``None``
-    for multi-coil data without sensitivities, which such models treat coil by coil); ``ratio`` a float ``(B,)``
-    tensor or ``None`` when the caller gave none (:meth:`sampling_ratio` falls back to the mask); ``reference``, if
-    given, divided by its own :func:`image_scale`.
+    ``(B, 1, 1, 1)``, :func:`measurement_scale`); ``op`` the operator of the mask, always present:
+    ``MRIOperator(mask, sens)``, ``A = M F S`` from images ``(B, 1, H, W)``, when ``sens`` is given, else
+    ``MRIOperator(mask)``, ``A = M F`` coil by coil on coil images ``(B, C, H, W)`` (single-coil data: ``C = 1``);
+    ``ratio`` a float ``(B,)`` tensor or ``None`` when the caller gave none (:meth:`sampling_ratio` falls back to the
+    mask); ``reference`` ``None`` unless the model accepts one and the caller gave it, then divided by its own
+    :func:`image_scale`.
     """
 
     y: torch.Tensor
     mask: torch.Tensor
-    op: MRIOperator | None
+    op: MRIOperator
     ratio: torch.Tensor | None
     reference: torch.Tensor | None
     sens: torch.Tensor | None
@@ -73,27 +83,45 @@ class Measurements:
 class ReconstructionModel(nn.Module):
     """Base class of the book's models: one calling convention, inputs checked once at the boundary.
 
-    Class attributes say what a model accepts: ``multi_coil`` (``C > 1``), ``needs_sens`` and ``needs_reference``
-    (required inputs), ``size_multiple`` (``H`` and ``W`` must be multiples of it, e.g. 2 for a stride-2 layer).
+    Class attributes say what a model accepts and returns: ``multi_coil`` (``C > 1``), ``needs_sens`` (required
+    maps), ``accepts_reference`` (a reference image is used; without it one is dropped) and ``needs_reference``
+    (required; implies ``accepts_reference``), ``size_multiple`` (``H`` and ``W`` must be multiples of it, e.g. 2 for
+    a stride-2 layer) and ``output``, one of :data:`OUTPUTS`: ``"complex"`` images ``(B, 1, H, W)`` or
+    ``"magnitude"``, real non-negative ``(B, 1, H, W)``.
     """
 
     multi_coil: bool = False
     needs_sens: bool = False
+    accepts_reference: bool = False
     needs_reference: bool = False
+    output: str = "complex"
     size_multiple: int = 1
     config: dict
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        """Check a new model's attributes: a known ``output``; ``needs_reference`` implies ``accepts_reference``."""
+        super().__init_subclass__(**kwargs)
+        if cls.output not in OUTPUTS:
+            raise ValueError(f"{cls.__name__}.output must be one of {OUTPUTS}, got {cls.output!r}")
+        if cls.needs_reference and not cls.accepts_reference:
+            raise ValueError(f"{cls.__name__} sets needs_reference = True, so it must set accepts_reference = True "
+                             "too (a model that needs a reference accepts one)")
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor, *, ratio: float | torch.Tensor | None = None,
                 reference: torch.Tensor | None = None, sens: torch.Tensor | None = None,
                 return_stages: bool = False) -> torch.Tensor | tuple[torch.Tensor, list[dict]]:
-        """Reconstruct complex images ``(B, 1, H, W)``; see the module docstring for the arguments."""
+        """Reconstruct images ``(B, 1, H, W)``, complex or (``output = "magnitude"``) magnitudes.
+
+        See the module docstring for the arguments. The output, every stage's ``"x"`` and every complex stage tensor
+        are returned in the units of ``kspace`` (multiplied by the scale ``s``).
+        """
         data = self.prepare(kspace, mask, ratio=ratio, reference=reference, sens=sens)
         x, stages = self.unroll(data, return_stages=return_stages)
         x = x * data.scale
         if not return_stages:
             return x
-        stages = [{key: value * data.scale if isinstance(value, torch.Tensor) and value.is_complex() else value
-                   for key, value in stage.items()} for stage in stages]
+        stages = [{key: value * data.scale if _in_units(key, value) else value for key, value in stage.items()}
+                  for stage in stages]
         stages[-1]["x"] = x
         return x, stages
 
@@ -119,6 +147,8 @@ class ReconstructionModel(nn.Module):
         mask = mask.to(kspace.device)
         if reference is None and self.needs_reference:
             raise ValueError(f"{name} needs reference, a complex (B, 1, H, W) image of the reference contrast")
+        if not self.accepts_reference:
+            reference = None
         if reference is not None:
             check_tensor("reference", reference, ndim=4, complex_=True)
             if tuple(reference.shape) != (batch, 1, height, width):
@@ -132,13 +162,18 @@ class ReconstructionModel(nn.Module):
                 raise ValueError(f"sens must be (C, H, W) or (B, C, H, W) matching kspace {tuple(kspace.shape)}, "
                                  f"got {tuple(sens.shape)}")
             sens = sens.to(kspace.device)
-        op = MRIOperator(mask, sens) if coils == 1 or sens is not None else None
+        op = MRIOperator(mask, sens)
         ratio = None if ratio is None else ratio_tensor(ratio, batch, kspace.device)
         y = kspace * mask
         scale = measurement_scale(y)
         if reference is not None:
             reference = reference / image_scale(reference)
         return Measurements(y / scale, mask, op, ratio, reference, sens, scale)
+
+
+def _in_units(key: str, value: object) -> bool:
+    """Whether a stage entry is in the units of the data: the stage's image ``"x"`` and every complex tensor."""
+    return isinstance(value, torch.Tensor) and (key == "x" or value.is_complex())
 
 
 TYPICAL_RMS = 0.25
