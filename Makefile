@@ -17,7 +17,7 @@ export PYTHONHASHSEED = 0
 BOOK_PROFILE ?= demo
 
 .PHONY: install lint notebooks-check readme-check unit weights-check chapters nbval book-smoke test data book results \
-	train select classroom classroom-check bench gpu-check full-check full-check-ci sync clean mutants
+	train select classroom classroom-check benchmark benchmark-smoke bench gpu-check full-check full-check-ci sync clean mutants
 
 # torch goes in first, pinned, unless the interpreter already has one (Colab, a CUDA install): requirements.txt
 # and pyproject.toml only ask for `torch>=2.1`, which the installed build satisfies, so nothing replaces it.
@@ -79,7 +79,16 @@ full-check: install
 full-check-ci: install
 	$(PY) benchmarks/full_check.py --batch-size 1 --out _build/full_check.json
 
-test: lint notebooks-check readme-check unit weights-check chapters nbval book-smoke classroom-check full-check-ci
+# every registered method on every task it applies to, from the committed weights (smoke: from the runs the
+# chapters just trained), into results/<profile>/benchmark.json; --check compares its rows with the chapters'
+benchmark-smoke: chapters
+	$(PY) -m mrilab.benchmark --profile smoke --check
+
+benchmark: data
+	$(PY) -m mrilab.benchmark --profile $(BOOK_PROFILE) --check
+
+test: lint notebooks-check readme-check unit weights-check chapters nbval book-smoke classroom-check benchmark-smoke \
+	full-check-ci
 
 sync: install
 	$(PY) tools/book.py sync

@@ -25,6 +25,7 @@ from mrilab.recipes import cgpd_csnet, ifr_net, ista_net
 from mrilab.recipes.classical import tuned
 from mrilab.recipes.common import BROAD, NARROW, TRAINING_DATA, TWIN_RATIOS
 from mrilab.runtime import machine_info
+from mrilab.tasks import single_coil_task
 
 #: ``{name: (split, file)}`` of the three places a margin is measured.
 PLACES = {"in distribution": ("test", "T1w"), "shifted": ("val", "shifted"), "real": ("real", "real")}
@@ -46,7 +47,7 @@ def measure(profile: str) -> dict:
     trained = {"narrow": networks(profile, NARROW), "broad": networks(profile, BROAD)}
     entries = []
     for network, ratio in trained["broad"]:
-        lam, tv = tuned("tv", profile, ratio, mask=MASK)
+        lam, tv = tuned("tv", profile, single_coil_task(MASK), ratio)
         entry = {"network": network, "ratio": ratio, "tv_lambda_relative": lam, "places": {}}
         for place, (split, file) in PLACES.items():
             dataset = SliceDataset(profile, split, file, mask=MASK, ratios=(ratio,))

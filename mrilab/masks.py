@@ -158,6 +158,26 @@ def mask_from_name(kind: str, shape: Sequence[int], ratio: float, *, seed: int =
     raise ValueError(f"mask kind must be one of {MASK_KINDS}, got {kind!r}")
 
 
+def calibration_size(mask: torch.Tensor) -> int:
+    """Return the side of the largest fully sampled square at the centre of k-space of a ``(H, W)`` mask.
+
+    The calibration region that coil compression and sensitivity estimation read (PC-RNN, Section III-E): for a
+    1-D Cartesian mask the width of its fully sampled central band (capped by ``H``). Raises ``ValueError`` when
+    even the centre point is not sampled.
+    """
+    check_tensor("mask", mask, ndim=2, dtype=torch.bool)
+    height, width = mask.shape
+    size = 0
+    while size < min(height, width):
+        top, left = height // 2 - (size + 1) // 2, width // 2 - (size + 1) // 2
+        if not bool(mask[top : top + size + 1, left : left + size + 1].all()):
+            break
+        size += 1
+    if size == 0:
+        raise ValueError("mask must sample the centre of k-space (a calibration region), got an unsampled centre")
+    return size
+
+
 def sampling_ratio(mask: torch.Tensor) -> float:
     """Fraction of k-space a boolean mask samples."""
     check_tensor("mask", mask, dtype=torch.bool)

@@ -1,9 +1,9 @@
 """Each experiment chapter's final metrics, written as JSON so other chapters and the README read them.
 
-Schema (``mrilab-results-v3``)::
+Schema (``mrilab-results-v4``)::
 
     {
-      "schema": "mrilab-results-v3",
+      "schema": "mrilab-results-v4",
       "chapter": "ista_train",          # file stem of the chapter that wrote it
       "profile": "demo",                # smoke | demo | full
       "device": "cpu",                  # where the numbers were computed
@@ -14,6 +14,7 @@ Schema (``mrilab-results-v3``)::
           "profile": "demo", "device": "cpu",   # stamped on every row by write_results
           "variant": null,              # e.g. an ablation's name
           "experiment": null,           # null: the chapter's main table; else e.g. "ood", "untrained_ratio"
+          "task": "singlecoil-t1w-cartesian",   # what was reconstructed (mrilab.tasks)
           "dataset": "brain-demo",      # which data
           "split": "test",              # train | val | test | ood
           "contrast": "T1w", "coils": 1, "reference": null,
@@ -47,10 +48,10 @@ from . import stats
 from .io import atomic_write
 from .runtime import machine_info, results_dir
 
-SCHEMA = "mrilab-results-v3"
+SCHEMA = "mrilab-results-v4"
 METRICS = ("psnr", "ssim", "hfen")
 REQUIRED = (
-    "method", "variant", "experiment", "dataset", "split", "contrast", "coils", "reference", "mask", "ratio",
+    "method", "variant", "experiment", "task", "dataset", "split", "contrast", "coils", "reference", "mask", "ratio",
     "scoring", "n_slices", "n_blocks",
     *(f"{m}_{s}" for m in METRICS for s in ("mean", "ci_low", "ci_high")),
     "parameters", "seconds_per_slice", "per_slice",
@@ -58,16 +59,23 @@ REQUIRED = (
 _NUMBERS = (*(f"{m}_{s}" for m in METRICS for s in ("mean", "ci_low", "ci_high")), "parameters", "seconds_per_slice")
 
 
-def results_row(method: str, rows: list[dict], *, dataset: str, split: str, mask: str, ratio: float,
+def results_row(method: str, rows: list[dict], *, task: str, dataset: str, split: str, mask: str, ratio: float,
                 parameters: int, contrast: str = "T1w", coils: int = 1, reference: str | None = None,
                 experiment: str | None = None, variant: str | None = None, scoring: str = "foreground",
                 **extra: object) -> dict:
-    """One table row from the per-slice ``rows`` of :func:`mrilab.evaluation.evaluate`."""
+    """One table row from the per-slice ``rows`` of :func:`mrilab.evaluation.evaluate`.
+
+    ``task`` names what the method was built for (:mod:`mrilab.tasks`); ``contrast`` is the file the slices come from
+    (the task's contrast, or a transfer split's ``"real"`` or ``"shifted"``).
+    """
     if not rows:
         raise ValueError(f"rows for {method!r} is empty: evaluate the method first")
+    if not isinstance(task, str) or not task:
+        raise ValueError(f"task must be the name of a task (mrilab.tasks), got {task!r}")
     summary = stats.summarize(rows)
     return {
-        "method": method, "variant": variant, "experiment": experiment, "dataset": dataset, "split": split,
+        "method": method, "variant": variant, "experiment": experiment, "task": task, "dataset": dataset,
+        "split": split,
         "contrast": contrast, "coils": int(coils), "reference": reference, "mask": mask, "ratio": float(ratio),
         "scoring": scoring, "n_slices": summary["n_slices"], "n_blocks": summary["n_blocks"],
         **{f"{m}_{s}": round(summary[f"{m}_{s}"], 5) for m in METRICS for s in ("mean", "ci_low", "ci_high")},
@@ -106,8 +114,8 @@ def write_results(chapter: str, rows: list[dict], *, profile: str, device: str) 
     keys = [_identity(row) for row in rows]
     duplicates = {k for k in keys if keys.count(k) > 1}
     if duplicates:
-        raise ValueError(f"rows must be unique per (method, variant, experiment, split, contrast, coils, reference, "
-                         f"mask, ratio, scoring); duplicated: {sorted(duplicates, key=str)[:3]}")
+        raise ValueError(f"rows must be unique per (method, variant, experiment, task, split, contrast, coils, "
+                         f"reference, mask, ratio, scoring); duplicated: {sorted(duplicates, key=str)[:3]}")
     payload = {"schema": SCHEMA, "chapter": chapter, "profile": profile, "device": device,
                "machine": machine_info(), "rows": rows}
     return atomic_write(results_dir() / profile / f"{chapter}.json", json.dumps(payload, indent=1))
@@ -127,7 +135,7 @@ def read_results(chapter: str, profile: str, directory: str | Path | None = None
 def load_all(profile: str, directory: str | Path | None = None) -> dict:
     """Merge every chapter's results of ``profile`` into one payload whose rows carry their ``chapter``.
 
-    A row identified by the same (method, variant, experiment, split, contrast, coils, reference, mask, ratio,
+    A row identified by the same (method, variant, experiment, task, split, contrast, coils, reference, mask, ratio,
     scoring) in two files is a conflict, since no chapter may copy another's rows: it raises ``ValueError``.
     """
     folder = Path(directory or results_dir()) / profile
@@ -148,8 +156,8 @@ def load_all(profile: str, directory: str | Path | None = None) -> dict:
 
 
 def _identity(row: dict) -> tuple:
-    return tuple(row.get(k) for k in ("method", "variant", "experiment", "split", "contrast", "coils", "reference",
-                                      "mask", "ratio", "scoring"))
+    return tuple(row.get(k) for k in ("method", "variant", "experiment", "task", "split", "contrast", "coils",
+                                      "reference", "mask", "ratio", "scoring"))
 
 
 def find_row(payload: dict, method: str, ratio: float, **match: object) -> dict:
@@ -176,7 +184,8 @@ def table(payload: dict | list[dict], *, metric: str = "psnr", experiment: str |
 
     ``experiment`` selects rows by their ``experiment`` key (``None``: the main table). Methods keep the order in
     which the chapter wrote them, except that a ceiling row comes last; a method with several variants gets one line
-    per variant.
+    per variant. Two rows that would fill the same cell (the same method and ratio, but another task, split,
+    contrast, coil count or reference) raise ``ValueError``: select the rows of one setting first.
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
@@ -191,7 +200,14 @@ def table(payload: dict | list[dict], *, metric: str = "psnr", experiment: str |
         return row["method"] if row.get("variant") is None else f"{row['method']} ({row['variant']})"
 
     methods = sorted(dict.fromkeys(name(row) for row in rows), key=lambda m: "(ceiling)" in m)  # ceiling last
-    cell = {(name(row), row["ratio"]): row for row in rows}
+    cell = {}
+    for row in rows:
+        other = cell.setdefault((name(row), row["ratio"]), row)
+        if other is not row:
+            differ = [k for k in ("task", "split", "contrast", "coils", "reference", "mask", "scoring")
+                      if other.get(k) != row.get(k)]
+            raise ValueError(f"two rows of {name(row)!r} at {row['ratio']:g} would share a cell of the table "
+                             f"(they differ in {differ or 'nothing'}): tabulate one setting at a time")
     lines = ["| method | " + " | ".join(f"{100 * r:g} %" for r in ratios) + (" | time / slice |" if time else " |"),
              "|---" * (len(ratios) + 1 + time) + "|"]  # fmt: skip
     for method in methods:

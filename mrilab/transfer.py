@@ -68,18 +68,20 @@ def per_shift(rows: list[dict], dataset: SliceDataset, metric: str = "psnr") -> 
     return {shift: float(np.mean(v)) for shift, v in values.items() if v}
 
 
-def transfer_rows(results: Mapping[tuple[str, str, float], list[dict]], *, dataset: str, mask: str,
+def transfer_rows(results: Mapping[tuple[str, str, float], list[dict]], *, dataset: str, task: str, mask: str,
                   parameters: Mapping[str, int] | None = None,
                   extra: Mapping[tuple[str, float], dict] | None = None) -> list[dict]:
     """Return the results rows of :func:`evaluate_transfer`'s output, ``experiment`` and ``contrast`` the set's name.
+
+    ``task`` is the task the methods were built for (:mod:`mrilab.tasks`), the transfer sets' slices its inputs.
 
     ``parameters`` gives a method's trainable parameters (0 if absent); ``extra[method, ratio]`` extra keys of a row
     (e.g. TV's ``lambda_relative``).
     """
     parameters, extra = parameters or {}, extra or {}
-    return [results_row(method, rows, dataset=dataset, split=TRANSFER_SETS[name][0], contrast=TRANSFER_SETS[name][1],
-                        mask=mask, ratio=r, experiment=name, parameters=parameters.get(method, 0),
-                        **extra.get((method, r), {}))
+    return [results_row(method, rows, task=task, dataset=dataset, split=TRANSFER_SETS[name][0],
+                        contrast=TRANSFER_SETS[name][1], mask=mask, ratio=r, experiment=name,
+                        parameters=parameters.get(method, 0), **extra.get((method, r), {}))
             for (name, method, r), rows in results.items()]
 
 

@@ -149,7 +149,8 @@ def test_a_magnitude_output_is_scored_like_the_magnitude_of_a_complex_one(smoke_
 def test_results_rows_carry_intervals_and_per_slice_scores():
     rows = [{"index": i, "position": f"axial {i // 2}", "psnr": 30.0 + i, "ssim": 0.8, "hfen": 0.2, "nmse": 0.01,
              "seconds": 0.01} for i in range(8)]
-    row = results_row("TV", rows, dataset="brain-smoke", split="test", mask="cartesian", ratio=0.2, parameters=0)
+    row = results_row("TV", rows, task="singlecoil-t1w-cartesian", dataset="brain-smoke", split="test",
+                      mask="cartesian", ratio=0.2, parameters=0)
     assert row["n_blocks"] == 4 and row["psnr_ci_low"] < row["psnr_mean"] < row["psnr_ci_high"]
     assert [r["psnr"] for r in slice_rows(row)] == [r["psnr"] for r in rows]
     payload = {"chapter": "c", "rows": [row]}

@@ -35,7 +35,7 @@ def test_runs_dir_follows_environment(monkeypatch, tmp_path):
 
 def test_results_round_trip(monkeypatch, tmp_path):
     monkeypatch.setenv("MRILAB_RESULTS", str(tmp_path))
-    row = results_row("TV", ROWS, dataset="brain", split="test", mask="cartesian", ratio=0.2, parameters=0,
+    row = results_row("TV", ROWS, task="t", dataset="brain", split="test", mask="cartesian", ratio=0.2, parameters=0,
                       lambda_relative=0.003)
     path = write_results("chapter", [row], profile="smoke", device="cpu")
     assert path == tmp_path / "smoke" / "chapter.json"
@@ -49,10 +49,11 @@ def test_results_reject_incomplete_and_duplicate_rows(monkeypatch, tmp_path):
     monkeypatch.setenv("MRILAB_RESULTS", str(tmp_path))
     with pytest.raises(ValueError, match="missing keys"):
         write_results("chapter", [{"method": "TV"}], profile="smoke", device="cpu")
-    bad = results_row("TV", ROWS, dataset="b", split="test", mask="c", ratio=0.1, parameters=0) | {"psnr_mean": "x"}
+    bad = results_row("TV", ROWS, task="t", dataset="b", split="test", mask="c", ratio=0.1,
+                      parameters=0) | {"psnr_mean": "x"}
     with pytest.raises(ValueError, match="psnr_mean must be a number"):
         write_results("chapter", [bad], profile="smoke", device="cpu")
-    good = results_row("TV", ROWS, dataset="b", split="test", mask="c", ratio=0.1, parameters=0)
+    good = results_row("TV", ROWS, task="t", dataset="b", split="test", mask="c", ratio=0.1, parameters=0)
     with pytest.raises(ValueError, match="unique"):
         write_results("chapter", [good, good], profile="smoke", device="cpu")
     with pytest.raises(FileNotFoundError, match="run the chapter"):
@@ -62,7 +63,8 @@ def test_results_reject_incomplete_and_duplicate_rows(monkeypatch, tmp_path):
 def test_table_has_one_row_per_method_and_a_column_per_ratio():
     def row(method, ratio, psnr, **extra):
         rows = [r | {"psnr": psnr + r["index"] - 1} for r in ROWS]
-        return results_row(method, rows, dataset="b", split="test", mask="c", ratio=ratio, parameters=0, **extra)
+        return results_row(method, rows, task="t", dataset="b", split="test", mask="c", ratio=ratio, parameters=0,
+                           **extra)
 
     payload = {"chapter": "c", "rows": [row("ZF", 0.1, 20.0), row("Net", 0.1, 25.5), row("ZF", 0.25, 22.0),
                                         row("Net", 0.15, 1.0, experiment="untrained_ratio")]}
@@ -78,10 +80,23 @@ def test_table_has_one_row_per_method_and_a_column_per_ratio():
         table(payload, experiment="table9")
 
 
+def test_table_refuses_two_settings_in_one_cell_and_a_row_needs_its_task():
+    single = results_row("TV", ROWS, task="a", dataset="b", split="test", mask="c", ratio=0.1, parameters=0)
+    multi = results_row("TV", ROWS, task="b", dataset="b", split="test", mask="c", ratio=0.1, parameters=0, coils=16)
+    other_contrast = results_row("TV", ROWS, task="a", dataset="b", split="test", mask="c", ratio=0.1,
+                                 parameters=0, contrast="T2w")
+    for second, differ in ((multi, "task"), (other_contrast, "contrast")):
+        with pytest.raises(ValueError, match=f"would share a cell.*{differ}"):
+            table([single, second])
+    assert table([single]).count("| TV |") == 1
+    with pytest.raises(ValueError, match="task must be the name of a task"):
+        results_row("TV", ROWS, task="", dataset="b", split="test", mask="c", ratio=0.1, parameters=0)
+
+
 def test_load_all_merges_chapters_and_refuses_a_row_in_two_files(monkeypatch, tmp_path):
     monkeypatch.setenv("MRILAB_RESULTS", str(tmp_path))
-    tv = results_row("TV", ROWS, dataset="b", split="test", mask="c", ratio=0.1, parameters=0)
-    net = results_row("Net", ROWS, dataset="b", split="test", mask="c", ratio=0.1, parameters=10)
+    tv = results_row("TV", ROWS, task="t", dataset="b", split="test", mask="c", ratio=0.1, parameters=0)
+    net = results_row("Net", ROWS, task="t", dataset="b", split="test", mask="c", ratio=0.1, parameters=10)
     write_results("first", [tv], profile="smoke", device="cpu")
     write_results("second", [net], profile="smoke", device="cuda")
     merged = load_all("smoke")

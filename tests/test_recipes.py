@@ -106,25 +106,27 @@ def test_the_lambda_record_is_read_by_tuned_and_checked_by_rescoring(monkeypatch
     from mrilab.recipes import classical
 
     monkeypatch.setattr(classical, "RECORDS", tmp_path)
-    monkeypatch.setattr(classical, "LAMBDA_SETTINGS", (("tv", "cartesian", 0.2), ("fista", "radial", 0.3)))
+    cartesian, radial = "singlecoil-t1w-cartesian", "singlecoil-t1w-radial"
+    monkeypatch.setattr(classical, "LAMBDA_SETTINGS", (("tv", cartesian, 0.2, None), ("fista", radial, 0.3, None)))
     assert "no λ record" in classical.check_lambda_record("smoke")[0]
     record = classical.write_lambda_record("smoke")
-    entry = record["entries"]["tv_cartesian_T1w_20"]
-    assert entry["lambda"] == classical.tuned("tv", "smoke", 0.2)[0] == classical.LAMBDA_GRID["smoke"]["tv"][0]
+    entry = record["entries"]["tv_singlecoil-t1w-cartesian_20"]
+    grid = classical.LAMBDA_GRID["smoke"]["tv"]
+    assert entry["lambda"] == classical.tuned("tv", "smoke", cartesian, 0.2)[0] == grid[0]
     assert classical.check_lambda_record("smoke") == []
 
     path = classical.lambda_record_path("smoke")
     edited = json.loads(path.read_text())
-    edited["entries"]["tv_cartesian_T1w_20"]["lambda"] = 0.5  # tuned() must read the record, not tune again
-    edited["entries"]["tv_cartesian_T1w_20"]["scores"]["0.5"] = 99.0  # and the check must re-score it
+    edited["entries"]["tv_singlecoil-t1w-cartesian_20"]["lambda"] = 0.5  # tuned() must read the record, not tune again
+    edited["entries"]["tv_singlecoil-t1w-cartesian_20"]["scores"]["0.5"] = 99.0  # and the check must re-score it
     path.write_text(json.dumps(edited))
-    assert classical.tuned("tv", "smoke", 0.2)[0] == 0.5
-    assert classical.tuned("tv", "smoke", 0.2, mask="radial")[0] == classical.LAMBDA_GRID["smoke"]["tv"][0]
+    assert classical.tuned("tv", "smoke", cartesian, 0.2)[0] == 0.5
+    assert classical.tuned("tv", "smoke", radial, 0.2)[0] == classical.LAMBDA_GRID["smoke"]["tv"][0]
     problems = classical.check_lambda_record("smoke")
-    assert len(problems) == 1 and problems[0].startswith("tv cartesian 0.2: λ 0.5 now scores")
+    assert len(problems) == 1 and problems[0].startswith("tv singlecoil-t1w-cartesian 0.2: λ 0.5 now scores")
 
     monkeypatch.setitem(classical.CLASSICAL, "smoke", {**classical.CLASSICAL["smoke"], "iterations": 7})
-    assert classical.tuned("tv", "smoke", 0.2)[0] != 0.5  # a record of other settings is not used
+    assert classical.tuned("tv", "smoke", cartesian, 0.2)[0] != 0.5  # a record of other settings is not used
     assert "other settings" in classical.check_lambda_record("smoke")[0]
 
 
@@ -132,9 +134,11 @@ def test_the_lambda_settings_cover_every_ratio_the_chapters_compare_with_tv():
     from mrilab.recipes.classical import LAMBDA_SETTINGS
     from mrilab.recipes.common import TWIN_RATIOS
 
-    needed = {(m, "cartesian", r) for m in ("fista", "tv") for r in ista_net.RATIOS}
-    needed |= {(m, "radial", r) for m in ("fista", "tv") for r in ifr_net.RATIOS}
-    needed |= {("tv", "cartesian", r) for r in (*TWIN_RATIOS, ifr_net.PATTERN_RATIO)}
+    needed = {(m, "singlecoil-t1w-cartesian", r, None) for m in ("fista", "tv") for r in ista_net.RATIOS}
+    needed |= {(m, "singlecoil-t1w-radial", r, None) for m in ("fista", "tv") for r in ifr_net.RATIOS}
+    needed |= {("tv", "singlecoil-t1w-cartesian", r, None) for r in (*TWIN_RATIOS, ifr_net.PATTERN_RATIO)}
+    needed |= {(m, "multicoil-t1w-equispaced", r, maps) for m in ("fista", "tv") for r in (1 / 4, 1 / 6)
+               for maps in ("estimated", "true")}
     assert needed <= set(LAMBDA_SETTINGS)
 
 

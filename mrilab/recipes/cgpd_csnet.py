@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..data import NoisyKSpace, training_slices
+from ..data import NoisyKSpace
 from ..models import CGPDCSNet
 from ..runtime import pick, seed_everything
+from ..tasks import single_coil_task
 from ..train import TrainConfig, Trainer
 from .common import TRAINING_DATA, TWIN_DATA, fit, make_trainer
 from .ista_net import RATIOS
@@ -89,7 +90,8 @@ def trainer(profile: str, name: str, *, ratios: float | tuple[float, ...], mask:
     """
     settings = pick(pick(SETTINGS, profile), setting)
     ratios = (ratios,) if isinstance(ratios, (int, float)) else tuple(ratios)
-    dataset = training_slices(profile, "train", contrast, mask=mask, ratios=ratios, seed=seed, target="noisy")
+    dataset = single_coil_task(mask).dataset(profile, "train", ratios=ratios, contrast=contrast, seed=seed,
+                                             target="noisy")
     if noise is not None:
         dataset = NoisyKSpace(dataset, noise, seed=seed)
     seed_everything(seed)
@@ -104,13 +106,13 @@ def trainer(profile: str, name: str, *, ratios: float | tuple[float, ...], mask:
 
 
 def train(profile: str, name: str, *, retrain: bool = False, progress: bool = True, save: bool = False,
-          **options: object) -> tuple[nn.Module, dict]:
+          load_only: bool = False, **options: object) -> tuple[nn.Module, dict]:
     """Return a trained CGPD-CSNet and its history (loaded, resumed or trained; options of :func:`trainer`).
 
     ``retrain`` and ``save`` are those of :func:`mrilab.recipes.common.fit`.
     """
     run = trainer(profile, name, **options)
-    history = fit(run, retrain=retrain, progress=progress, save=save)
+    history = fit(run, retrain=retrain, progress=progress, save=save, load_only=load_only)
     return run.model.eval(), history
 
 
@@ -146,6 +148,11 @@ def ablations(profile: str) -> dict[str, dict]:
 def twins(profile: str) -> list[dict]:
     """Return the options of :func:`train` of the main model trained on :data:`~.common.TWIN_DATA`."""
     return [{"name": "multi_ratio", "ratios": RATIOS, "contrast": TWIN_DATA}]
+
+
+def task_runs(profile: str) -> dict[str, dict[float, dict]]:
+    """Return the tasks with CGPD-CSNet models, ``{task name: {ratio: options of train()}}``: one model, every ratio."""
+    return {"singlecoil-t1w-cartesian": {r: {"name": "multi_ratio", "ratios": RATIOS} for r in RATIOS}}
 
 
 def runs(profile: str) -> list[dict]:

@@ -19,14 +19,16 @@ from pathlib import Path
 
 import torch
 
-from .. import classical
+from .. import classical, coils
 from ..classical.proximal_gradient import resolve_lambda
 from ..data import SliceDataset
 from ..evaluation import evaluate
 from ..io import atomic_write
-from ..ops import MRIOperator
+from ..masks import calibration_size
+from ..ops import MRIOperator, ifft2c
 from ..runtime import machine_info, pick
 from ..stats import summarize
+from ..tasks import TASKS, Task, get_task
 
 #: Relative λ grids (``λ = rel · max|A^H y|``) searched on validation slices for the classical baselines
 #: (``smoke`` only checks that the code runs, so it tries one value).
@@ -60,12 +62,14 @@ IFR_CS_SETTINGS = tuple(
     + [(m, 0.25, True) for m in ("cartesian", "random2d", "radial")]
 )
 
-#: The ``(method, mask, ratio)`` of FISTA-wavelet and TV on T1w slices that the chapters and benchmarks evaluate:
-#: the ISTA and two-grid chapters' Cartesian ratios, the IFR chapters' radial ones and their Cartesian 25 %.
+#: The ``(method, task, ratio, maps)`` of FISTA-wavelet and TV whose λ is committed (:func:`write_lambda_record`):
+#: every task and ratio of the benchmark (:mod:`mrilab.benchmark`), and the extra single-coil ratios the chapters
+#: compare with (the IFR chapters' Cartesian 25 %). ``maps`` is ``None`` for single-coil tasks; on multi-coil tasks
+#: the SENSE solvers run with maps ``"estimated"`` from the calibration region, or with the ``"true"`` maps (oracle).
 LAMBDA_SETTINGS = tuple(
-    [(m, "cartesian", r) for m in ("fista", "tv") for r in (0.1, 0.2, 0.3, 0.4, 0.5)]
-    + [(m, "radial", r) for m in ("fista", "tv") for r in (0.1, 0.2, 0.3, 0.4)]
-    + [("tv", "cartesian", 0.25)]
+    [(m, task.name, r, maps) for task in TASKS.values() for r in task.ratios for m in ("fista", "tv")
+     for maps in ((None,) if not task.multi_coil else ("estimated", "true"))]
+    + [("tv", "singlecoil-t1w-cartesian", 0.25, None)]
 )
 
 RECORDS = Path(__file__).resolve().parent.parent / "records"
@@ -77,19 +81,29 @@ MAX_GRID_EXTENSIONS = 4
 CLASSICAL_METHODS = {"Zero-filling": "zero_filled", "FISTA-wavelet": "fista", "TV": "tv"}
 
 
-def classical_reconstructor(method: str, lam: float, *, iterations: int = 100,
+#: How a SENSE solver gets its coil maps on multi-coil data: from the calibration region, or the true maps (oracle).
+MAPS = ("estimated", "true")
+
+
+def classical_reconstructor(method: str, lam: float, *, iterations: int = 100, maps: str | None = None,
                             **options: object) -> Callable[[dict], torch.Tensor]:
     """Return ``batch -> image`` for ``"zero_filled"``, ``"fista"`` (Haar wavelets), ``"tv"`` or ``"ifr_cs"``.
 
     ``lam`` is relative (``λ = lam · max|A^H y|``); ``options`` go to :func:`mrilab.classical.ifr_cs` (``rho``,
-    ``V``, ``refine``).
+    ``V``, ``refine``). Single-coil data use ``A = M F``. On multi-coil data zero filling returns the
+    root-sum-of-squares of the zero-filled coil images, and the solvers use the SENSE operator ``A = M F S`` with
+    ``maps``: ``"estimated"`` from the fully sampled calibration block of the mask
+    (:func:`mrilab.coils.estimate_sensitivities`) or ``"true"`` (the batch's ``sens``, an oracle no scanner has).
     """
+    if maps is not None and maps not in MAPS:
+        raise ValueError(f"maps must be None, 'estimated' or 'true', got {maps!r}")
 
     def reconstruct(batch: dict) -> torch.Tensor:
-        op = MRIOperator(batch["mask"])
-        y = batch["kspace"]
+        y, mask = batch["kspace"], batch["mask"]
         if method == "zero_filled":
-            return op.adjoint(y)
+            images = MRIOperator(mask).adjoint(y)
+            return images if images.shape[1] == 1 else coils.rss(images).unsqueeze(1)
+        op = MRIOperator(mask, coil_maps(batch, maps))
         if method == "fista":
             return classical.fista(op, y, resolve_lambda(op, y, None, lam), iterations=iterations,
                                    track_objective=False)[0]
@@ -102,6 +116,22 @@ def classical_reconstructor(method: str, lam: float, *, iterations: int = 100,
         raise ValueError(f"method must be 'zero_filled', 'fista', 'tv' or 'ifr_cs', got {method!r}")
 
     return reconstruct
+
+
+def coil_maps(batch: dict, maps: str | None) -> torch.Tensor | None:
+    """Return the sensitivities a SENSE solver uses on ``batch`` (``None`` for single-coil data)."""
+    n_coils = batch["kspace"].shape[1]
+    if n_coils == 1:
+        return None
+    if maps == "true":
+        if batch.get("sens") is None:
+            raise ValueError("maps='true' needs the batch's sens (the task gives no maps; this is the oracle)")
+        return batch["sens"]
+    if maps == "estimated":
+        mask = batch["mask"]
+        calib = calibration_size(mask if mask.ndim == 2 else mask.all(dim=0)[0])
+        return coils.estimate_sensitivities(ifft2c(batch["kspace"]), calib)
+    raise ValueError(f"{n_coils}-coil data need maps='estimated' or maps='true' for a SENSE solver, got {maps!r}")
 
 
 def tune_lambda(method: str, dataset: torch.utils.data.Dataset, grid: Sequence[float], *, iterations: int = 100,
@@ -141,56 +171,59 @@ def tune_lambda(method: str, dataset: torch.utils.data.Dataset, grid: Sequence[f
     return max(scores, key=scores.get), dict(sorted(scores.items()))
 
 
-def classical_baselines(profile: str, test_sets: dict, *, contrast: str = "T1w", mask: str = "cartesian",
+def classical_baselines(profile: str, test_sets: dict, *, task: str | Task = "singlecoil-t1w-cartesian",
                         device: str = "cpu") -> tuple[dict, dict]:
-    """Tune λ of FISTA-wavelet and TV per ratio on validation slices, then evaluate every classical baseline.
+    """Take λ of FISTA-wavelet and TV per ratio from validation slices of ``task``, then evaluate every baseline.
 
-    ``test_sets`` maps each ratio to its test dataset. λ is chosen by :func:`tune_lambda`, starting from
+    ``test_sets`` maps each ratio to its test dataset. λ is read or chosen by :func:`tuned`, starting from
     ``LAMBDA_GRID[profile]``, on the first ``CLASSICAL[profile]["tuning_slices"]`` validation slices at that ratio
     (validation masks, never the test set's); every solver runs ``CLASSICAL[profile]["iterations"]`` iterations.
     Returns ``(lambdas, rows)``: ``lambdas[method, ratio]`` the relative λ (``method`` ``"fista"`` or ``"tv"``) and
     ``rows[name, ratio]`` the per-slice rows of :func:`~mrilab.evaluation.evaluate` for every name in
-    :data:`CLASSICAL_METHODS`.
+    :data:`CLASSICAL_METHODS`. Single-coil tasks only (multi-coil baselines: :mod:`mrilab.methods`).
     """
+    task = get_task(task)
+    if task.multi_coil:
+        raise ValueError(f"task must be single-coil for classical_baselines, got {task.name!r}")
     lambdas, rows = {}, {}
     for ratio, test_set in test_sets.items():
         for name, method in CLASSICAL_METHODS.items():
-            lam, reconstruct = tuned(method, profile, ratio, mask=mask, contrast=contrast, device=device)
+            lam, reconstruct = tuned(method, profile, task, ratio, device=device)
             if method != "zero_filled":
                 lambdas[method, ratio] = lam
             rows[name, ratio] = evaluate(reconstruct, test_set, device=device)
     return lambdas, rows
 
 
-def tuned(method: str, profile: str, ratio: float, *, mask: str = "cartesian", contrast: str = "T1w",
+def tuned(method: str, profile: str, task: str | Task, ratio: float, *, maps: str | None = None,
           device: str = "cpu") -> tuple[float, Callable[[dict], torch.Tensor]]:
-    """Return ``(λ, reconstructor)`` of a classical method with λ chosen on validation slices at ``ratio``.
+    """Return ``(λ, reconstructor)`` of a classical method with λ chosen on validation slices of ``task`` at ``ratio``.
 
     λ (relative to ``max|Aᴴy|``; 0 for ``"zero_filled"``) is read from the committed record
     (:func:`write_lambda_record`) when it holds this setting with the profile's current grid, iterations and tuning
     slices; otherwise it is chosen now by :func:`tune_lambdas_on_validation`. The reconstructor runs
-    ``CLASSICAL[profile]["iterations"]`` iterations.
+    ``CLASSICAL[profile]["iterations"]`` iterations; ``maps`` is that of :func:`classical_reconstructor`.
     """
     settings = pick(CLASSICAL, profile)
+    task = get_task(task)
     lam = 0.0
     if method != "zero_filled":
-        entry = _recorded_lambda(profile, method, mask, contrast, ratio)
+        entry = _recorded_lambda(profile, method, task.name, ratio, maps)
         lam = entry["lambda"] if entry is not None else tune_lambdas_on_validation(
-            method, profile, ratio, mask=mask, contrast=contrast, device=device)[0]
-    return lam, classical_reconstructor(method, lam, iterations=settings["iterations"])
+            method, profile, task, ratio, maps=maps, device=device)[0]
+    return lam, classical_reconstructor(method, lam, iterations=settings["iterations"], maps=maps)
 
 
-def tune_lambdas_on_validation(method: str, profile: str, ratio: float, *, mask: str = "cartesian",
-                               contrast: str = "T1w", device: str = "cpu") -> tuple[float, dict]:
-    """Return ``(λ, {λ: PSNR})`` of :func:`tune_lambda` on validation slices, from ``LAMBDA_GRID[profile]``.
+def tune_lambdas_on_validation(method: str, profile: str, task: str | Task, ratio: float, *,
+                               maps: str | None = None, device: str = "cpu") -> tuple[float, dict]:
+    """Return ``(λ, {λ: PSNR})`` of :func:`tune_lambda` on validation slices of ``task``, from ``LAMBDA_GRID[profile]``.
 
-    The slices are the first ``CLASSICAL[profile]["tuning_slices"]`` of the validation split of ``contrast``, with
-    ``mask`` at ``ratio``.
+    The slices are the first ``CLASSICAL[profile]["tuning_slices"]`` of the task's validation split at ``ratio``.
     """
-    settings = pick(CLASSICAL, profile)
-    tuning = SliceDataset(profile, "val", contrast, mask=mask, ratios=(ratio,), max_slices=settings["tuning_slices"])
+    settings, task = pick(CLASSICAL, profile), get_task(task)
+    tuning = task.dataset(profile, "val", ratios=(ratio,), max_slices=settings["tuning_slices"])
     return tune_lambda(method, tuning, pick(LAMBDA_GRID, profile)[method], iterations=settings["iterations"],
-                       device=device, label=f"{mask} {ratio:g}: ")
+                       device=device, label=f"{task.name} {ratio:g}: ", options={"maps": maps} if maps else None)
 
 
 def lambda_record_path(profile: str) -> Path:
@@ -198,42 +231,50 @@ def lambda_record_path(profile: str) -> Path:
     return RECORDS / f"classical_{profile}.json"
 
 
-def _lambda_key(method: str, mask: str, contrast: str, ratio: float) -> str:
-    return f"{method}_{mask}_{contrast}_{round(100 * ratio)}"
+def _lambda_key(method: str, task: str, ratio: float, maps: str | None) -> str:
+    return f"{method}_{task}_{round(100 * ratio)}" + (f"_{maps}" if maps else "")
 
 
 def _lambda_settings(profile: str) -> dict:
     return json.loads(json.dumps({"grid": pick(LAMBDA_GRID, profile), **pick(CLASSICAL, profile)}))
 
 
-def _recorded_lambda(profile: str, method: str, mask: str, contrast: str, ratio: float) -> dict | None:
+def _recorded_lambda(profile: str, method: str, task: str, ratio: float, maps: str | None) -> dict | None:
     path = lambda_record_path(profile)
     if not path.exists():
         return None
     record = json.loads(path.read_text())
     if record["settings"] != _lambda_settings(profile):
         return None
-    return record["entries"].get(_lambda_key(method, mask, contrast, ratio))
+    return record["entries"].get(_lambda_key(method, task, ratio, maps))
 
 
-def write_lambda_record(profile: str, *, device: str = "cpu") -> dict:
-    """Tune λ for every setting of :data:`LAMBDA_SETTINGS` (T1w) on validation slices, write the record; return it.
+def write_lambda_record(profile: str, *, device: str = "cpu", keep: bool = True) -> dict:
+    """Tune λ for every setting of :data:`LAMBDA_SETTINGS` on validation slices, write the record; return it.
 
     Each entry holds the chosen relative λ, the mean validation PSNR of every λ tried (the grid and its extensions
-    past an edge, :func:`tune_lambda`) and whether the choice is still on an edge of what was tried.
+    past an edge, :func:`tune_lambda`) and whether the choice is still on an edge of what was tried. With ``keep``
+    an entry of the existing record made with the same settings is kept rather than tuned again (the same
+    computation); :func:`check_lambda_record` re-scores every entry either way.
     """
+    path = lambda_record_path(profile)
+    old = json.loads(path.read_text()) if keep and path.exists() else None
+    kept = old["entries"] if old is not None and old["settings"] == _lambda_settings(profile) else {}
     entries = {}
-    for method, mask, ratio in LAMBDA_SETTINGS:
+    for method, task, ratio, maps in LAMBDA_SETTINGS:
+        key = _lambda_key(method, task, ratio, maps)
+        if key in kept:
+            entries[key] = kept[key]
+            continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the record says where the grid was extended
-            lam, scores = tune_lambdas_on_validation(method, profile, ratio, mask=mask, device=device)
-        entries[_lambda_key(method, mask, "T1w", ratio)] = {
-            "method": method, "mask": mask, "contrast": "T1w", "ratio": ratio, "lambda": lam,
-            "scores": {str(k): v for k, v in scores.items()}, "on_edge": lam in (min(scores), max(scores))}
+            lam, scores = tune_lambdas_on_validation(method, profile, task, ratio, maps=maps, device=device)
+        entries[key] = {"method": method, "task": task, "ratio": ratio, "maps": maps, "lambda": lam,
+                        "scores": {str(k): v for k, v in scores.items()}, "on_edge": lam in (min(scores), max(scores))}
     record = {"profile": profile, "settings": _lambda_settings(profile),
               "rule": "highest mean validation PSNR; the grid is extended past an edge where the best λ lies",
               "machine": machine_info(), "entries": entries}
-    atomic_write(lambda_record_path(profile), json.dumps(record, indent=1))
+    atomic_write(path, json.dumps(record, indent=1))
     return record
 
 
@@ -251,17 +292,18 @@ def check_lambda_record(profile: str, *, tolerance_db: float = 0.01, device: str
     if record["settings"] != _lambda_settings(profile):
         return [f"{path} was tuned with other settings than LAMBDA_GRID/CLASSICAL[{profile!r}]: tune again"]
     problems, settings = [], pick(CLASSICAL, profile)
-    for method, mask, ratio in LAMBDA_SETTINGS:
-        entry = record["entries"].get(_lambda_key(method, mask, "T1w", ratio))
+    for method, task, ratio, maps in LAMBDA_SETTINGS:
+        entry = record["entries"].get(_lambda_key(method, task, ratio, maps))
+        label = f"{method} {task} {ratio:g}" + (f" ({maps} maps)" if maps else "")
         if entry is None:
-            problems.append(f"{path} lacks {method} {mask} {ratio:g}: tune again")
+            problems.append(f"{path} lacks {label}: tune again")
             continue
-        tuning = SliceDataset(profile, "val", "T1w", mask=mask, ratios=(ratio,), max_slices=settings["tuning_slices"])
-        reconstruct = classical_reconstructor(method, entry["lambda"], iterations=settings["iterations"])
+        tuning = get_task(task).dataset(profile, "val", ratios=(ratio,), max_slices=settings["tuning_slices"])
+        reconstruct = classical_reconstructor(method, entry["lambda"], iterations=settings["iterations"], maps=maps)
         measured = summarize(evaluate(reconstruct, tuning, device=device), metrics=("psnr",))["psnr_mean"]
         recorded = entry["scores"][str(entry["lambda"])]
         if abs(measured - recorded) > tolerance_db:
-            problems.append(f"{method} {mask} {ratio:g}: λ {entry['lambda']:g} now scores {measured:.3f} dB on "
+            problems.append(f"{label}: λ {entry['lambda']:g} now scores {measured:.3f} dB on "
                             f"validation, the record says {recorded:.3f} dB: tune again")
     return problems
 

@@ -81,12 +81,18 @@ def committed(trainer: Trainer) -> dict | None:
     return entry if entry["hash"] == recipe_hash(trainer.recipe) else None
 
 
-def fit(trainer: Trainer, *, retrain: bool = False, progress: bool = True, save: bool = False) -> dict:
+def fit(trainer: Trainer, *, retrain: bool = False, progress: bool = True, save: bool = False,
+        load_only: bool = False) -> dict:
     """Load the run's committed weights when they match its recipe, else train (or resume); return the history.
 
     ``save=True`` (``make train``) writes the trained weights to the committed weights folder (:func:`export`).
+    ``load_only=True`` never trains: the committed weights or a finished run in the runs folder (a chapter trained
+    it) are loaded, and anything else raises ``LookupError`` (the benchmark runner evaluates, it does not train).
     """
     entry = None if retrain else committed(trainer)
+    if entry is None and load_only and not (trainer.resume() and trainer.step >= trainer.config.steps):
+        raise LookupError(f"{trainer.method} run {trainer.run} of profile {trainer.profile!r} has neither committed "
+                          "weights nor a finished training run: run its chapter or `make train` first")
     if entry is None:
         history = trainer.fit(progress=progress)
         if save and trainer.world.is_main:

@@ -16,9 +16,9 @@ from dataclasses import asdict
 
 from torch import nn
 
-from ..data import training_slices
 from ..models import IFRNet
 from ..runtime import pick, seed_everything
+from ..tasks import single_coil_task
 from ..train import TrainConfig, Trainer
 from .common import TRAINING_DATA, TWIN_DATA, committed, fit, make_trainer
 
@@ -172,8 +172,9 @@ def trainer(profile: str, ratio: float, *, mask: str = MASK, contrast: str = TRA
         prefix = f"ablation_{variant}_{seed}".replace(" ", "").replace("=", "")
     else:
         prefix = f"{contrast}_{mask}_{round(100 * ratio)}"
-    dataset = training_slices(profile, "train", contrast, mask=mask, ratios=(ratio,), seed=seed, target="noisy")
-    validation = training_slices(profile, "val", contrast, mask=mask, ratios=(ratio,), seed=seed, target="noisy",
+    task = single_coil_task(mask)
+    dataset = task.dataset(profile, "train", ratios=(ratio,), contrast=contrast, seed=seed, target="noisy")
+    validation = task.dataset(profile, "val", ratios=(ratio,), contrast=contrast, seed=seed, target="noisy",
                               max_slices=VALIDATION_SLICES)
     seed_everything(seed)
     model = IFRNet(**model_options)
@@ -191,19 +192,20 @@ def trainer(profile: str, ratio: float, *, mask: str = MASK, contrast: str = TRA
 
 
 def train(profile: str, ratio: float, *, retrain: bool = False, progress: bool = True, save: bool = False,
-          **options: object) -> tuple[nn.Module, dict]:
+          load_only: bool = False, **options: object) -> tuple[nn.Module, dict]:
     """Return one trained IFR-Net and its history (loaded, resumed or trained; options of :func:`trainer`).
 
     A warm-started model that has to train first trains (or loads) the model it starts from.
     """
     run = trainer(profile, ratio, **options)
-    if run.start_from is not None and not run.checkpoint_path.exists() and (retrain or committed(run) is None):
+    if (run.start_from is not None and not load_only and not run.checkpoint_path.exists()
+            and (retrain or committed(run) is None)):
         start_mask, start_ratio = run.start_from
         start_options = {k: v for k, v in options.items() if k not in ("mask", "variant")}
         start, _ = train(profile, start_ratio, mask=start_mask, retrain=retrain, progress=progress, save=save,
                          **start_options)
         run.model.load_state_dict(start.state_dict())
-    history = fit(run, retrain=retrain, progress=progress, save=save)
+    history = fit(run, retrain=retrain, progress=progress, save=save, load_only=load_only)
     return run.model.eval(), history
 
 
@@ -230,6 +232,13 @@ def twins(profile: str) -> list[dict]:
         chain.insert(0, {"ratio": start[1], "mask": start[0], "contrast": TWIN_DATA})
         start = warm_start_from(profile, start[1], start[0])
     return chain
+
+
+def task_runs(profile: str) -> dict[str, dict[float, dict]]:
+    """Return the tasks with IFR-Net models: ``{task name: {ratio: options of train()}}``."""
+    return {"singlecoil-t1w-radial": {r: {"ratio": r} for r in RATIOS},
+            **{f"singlecoil-t1w-{m}": {PATTERN_RATIO: {"ratio": PATTERN_RATIO, "mask": m}}
+               for m in PATTERNS if m != "radial"}}
 
 
 def runs(profile: str) -> list[dict]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..data import training_slices
 from ..models import ISTANetPlus
 from ..runtime import pick, seed_everything
+from ..tasks import single_coil_task
 from ..train import TrainConfig, Trainer
 from .common import TRAINING_DATA, TWIN_DATA, TWIN_RATIOS, committed, fit, make_trainer
 
@@ -82,7 +82,8 @@ def trainer(profile: str, ratio: float, *, contrast: str = TRAINING_DATA, mask: 
     settings = recipe(profile, schedule)
     previous = RATIOS[RATIOS.index(ratio) - 1] if settings["warm_start"] and ratio in RATIOS[1:] else None
     steps = run_steps(profile, ratio, schedule=schedule)
-    dataset = training_slices(profile, "train", contrast, mask=mask, ratios=(ratio,), seed=seed, target="noisy")
+    dataset = single_coil_task(mask).dataset(profile, "train", ratios=(ratio,), contrast=contrast, seed=seed,
+                                             target="noisy")
     seed_everything(seed)
     model = ISTANetPlus(**settings["model"])
     config = TrainConfig(**{**settings["train"], "steps": steps}, checkpoint_every=50, log_every=5, seed=seed)
@@ -93,17 +94,18 @@ def trainer(profile: str, ratio: float, *, contrast: str = TRAINING_DATA, mask: 
 
 
 def train(profile: str, ratio: float, *, retrain: bool = False, progress: bool = True, save: bool = False,
-          **options: object) -> tuple[nn.Module, dict]:
+          load_only: bool = False, **options: object) -> tuple[nn.Module, dict]:
     """Return the trained per-ratio ISTA-Net+ and its history (loaded, resumed or trained; options of :func:`trainer`).
 
     ``retrain`` and ``save`` are those of :func:`mrilab.recipes.common.fit`. In a warm-started series the models of
     the lower ratios come first: a run that has to train starts from them.
     """
     run = trainer(profile, ratio, **options)
-    if run.start_from is not None and not run.checkpoint_path.exists() and (retrain or committed(run) is None):
+    if (run.start_from is not None and not load_only and not run.checkpoint_path.exists()
+            and (retrain or committed(run) is None)):
         start, _ = train(profile, run.start_from, retrain=retrain, progress=progress, save=save, **options)
         run.model.load_state_dict(start.state_dict())
-    history = fit(run, retrain=retrain, progress=progress, save=save)
+    history = fit(run, retrain=retrain, progress=progress, save=save, load_only=load_only)
     return run.model.eval(), history
 
 
@@ -115,6 +117,12 @@ def trained(profile: str, *, retrain: bool = False, progress: bool = True) -> di
 def twins(profile: str) -> list[dict]:
     """Return the options of :func:`train` of the 10–30 % Cartesian models trained on :data:`~.common.TWIN_DATA`."""
     return [{"ratio": r, "contrast": TWIN_DATA} for r in TWIN_RATIOS]
+
+
+def task_runs(profile: str) -> dict[str, dict[float, dict]]:
+    """Return the tasks with ISTA-Net+ models: ``{task name: {ratio: options of train()}}``."""
+    return {"singlecoil-t1w-cartesian": {r: {"ratio": r} for r in RATIOS},
+            "singlecoil-t1w-radial": {r: {"ratio": r, "mask": "radial"} for r in RADIAL_RATIOS}}
 
 
 def runs(profile: str) -> list[dict]:
