@@ -1,7 +1,7 @@
 """The training chapters' kit: what every experiment chapter does the same way.
 
 * :func:`show_table` — a titled Markdown table of results rows (:func:`mrilab.results.table`);
-* :func:`seconds_per_slice` — the wall time of one reconstruction of a ``size × size`` slice;
+* :func:`seconds_per_slice` — the wall time of one reconstruction of a ``size × size`` slice of a task;
 * :func:`seed_mean` and :func:`block_mean` — the per-slice scores averaged over seeds, the mean over blocks;
 * :func:`as_batch` (one sample as a batch), :func:`loss_curves` (the losses of several runs, from their committed
   histories) and :func:`reconstruction_grid` (reconstructions with error maps scaled per figure), re-exported here.
@@ -15,10 +15,11 @@ import numpy as np
 import torch
 
 from . import stats
-from .data.batching import as_batch
-from .masks import cartesian_mask
+from .data.batching import as_batch, to_device
+from .models.base import reconstruct
 from .plots import loss_curves, reconstruction_grid
 from .results import table
+from .tasks import Task, get_task
 
 __all__ = ["as_batch", "loss_curves", "block_mean", "reconstruction_grid", "seconds_per_slice", "seed_mean",
            "show_table"]
@@ -33,22 +34,22 @@ def show_table(rows: list[dict], title: str, *, metric: str = "psnr", experiment
 
 
 @torch.no_grad()
-def seconds_per_slice(model: torch.nn.Module, size: int, *, ratio: float = 0.2, repeats: int = 2,
-                      device: torch.device | str = "cpu") -> float:
+def seconds_per_slice(model: torch.nn.Module, size: int, *, task: str | Task = "singlecoil-t1w-cartesian",
+                      ratio: float | None = None, repeats: int = 2, device: torch.device | str = "cpu") -> float:
     """Return the best of ``repeats`` wall times (after one warm-up) of reconstructing one ``size × size`` slice.
 
-    The input is random k-space under a Cartesian mask at ``ratio``; the call follows the shared contract, so every
+    The input is a random slice shaped like ``task``'s data (:meth:`mrilab.tasks.Task.example`: its coils, maps and
+    reference, its mask at ``ratio``, default the task's first); the call follows the shared contract, so every
     model is timed the same way (synchronised on CUDA).
     """
-    mask = cartesian_mask((size, size), ratio, seed=0).to(device)
-    kspace = torch.randn(1, 1, size, size, dtype=torch.complex64, device=device) * mask
+    batch = to_device(get_task(task).example(size, batch=1, ratio=ratio), device)
     model = model.to(device).eval()
     times = []
     for _ in range(repeats + 1):
         if torch.device(device).type == "cuda":
             torch.cuda.synchronize()
         tic = time.perf_counter()
-        model(kspace, mask, ratio=ratio)
+        reconstruct(model, batch)
         if torch.device(device).type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - tic)

@@ -26,6 +26,7 @@ from .io import atomic_write
 from .recipes import cgpd_csnet, ifr_net, ista_net
 from .runtime import machine_info, runs_dir
 from .stats import summarize
+from .tasks import TASKS, single_coil_task
 
 RECORDS = Path(__file__).resolve().parent / "records"
 TOLERANCE_DB = 0.05
@@ -108,7 +109,8 @@ def _models(method: str, profile: str, overrides: dict, seed: int,
 
 def validation_psnr(models: dict, profile: str, mask: str = "cartesian") -> dict[float, float]:
     """Return the mean validation PSNR (over blocks, clean target, head mask) of each ratio's model on ``mask``."""
-    return {r: summarize(evaluate(model, SliceDataset(profile, "val", "T1w", mask=mask, ratios=(r,)), device="cpu"),
+    task = single_coil_task(mask)
+    return {r: summarize(evaluate(model, task.dataset(profile, "val", ratios=(r,)), device="cpu"),
                          metrics=("psnr",))["psnr_mean"] for r, model in models.items()}
 
 
@@ -251,7 +253,7 @@ def select_training_data(profile: str = "demo") -> dict:
     ``mrilab/records/training_data_{profile}.json``, holds per candidate and proxy the PSNR per ratio on both, per
     shift on the shifted set, and the training time.
     """
-    tried = []
+    tried, task = [], TASKS["singlecoil-t1w-cartesian"]
     for candidate, contrast in TRAINING_DATA.items():
         entry = {"name": candidate, "contrast": contrast, "proxies": {}, "train_seconds": 0.0}
         for proxy, ratios in DATA_PROXIES.items():
@@ -259,8 +261,8 @@ def select_training_data(profile: str = "demo") -> dict:
             entry["train_seconds"] += round(seconds, 1)
             scores = {}
             for ratio in ratios:
-                same = SliceDataset(profile, "val", "T1w", mask="cartesian", ratios=(ratio,))
-                shifted = SliceDataset(profile, "val", "shifted", mask="cartesian", ratios=(ratio,))
+                same = task.dataset(profile, "val", ratios=(ratio,))
+                shifted = task.dataset(profile, "val", ratios=(ratio,), contrast="shifted")
                 in_distribution, _ = _mean_psnr(model, same)
                 shifted_psnr, rows = _mean_psnr(model, shifted)
                 shifts = shifted.slice_shifts

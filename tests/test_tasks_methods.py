@@ -128,3 +128,13 @@ def test_the_runner_writes_rows_with_their_task_for_every_applicable_method(monk
     assert {row["experiment"] for row in rows} == {"benchmark"}
     assert {"Zero-filling", "TV", "IFR-CS", "Fully sampled, noisy (ceiling)"} <= {row["method"] for row in rows}
     assert json.loads(json.dumps(rows)) == rows
+
+
+def test_the_timing_helper_feeds_a_model_an_input_of_its_task():
+    from mrilab.chapter import seconds_per_slice
+    from mrilab.models import ISTANetPlus
+
+    model = ISTANetPlus(n_phases=2, n_filters=4)
+    assert seconds_per_slice(model, 32, repeats=1) > 0
+    with pytest.raises(ValueError, match="kspace must be single-coil"):  # 16 coils: the task's input, not one coil
+        seconds_per_slice(model, 32, task="multicoil-t1w-equispaced", repeats=1)

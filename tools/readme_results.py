@@ -3,8 +3,9 @@
     python tools/readme_results.py           # rewrite every generated block of README.md
     python tools/readme_results.py --check   # fail if a block differs from what the results files give
 
-A generated block sits between ``<!-- results PROFILE CHAPTER [EXPERIMENT] -->`` and ``<!-- end results -->`` and
-holds :func:`mrilab.results.table` of the rows of ``results/PROFILE/CHAPTER.json`` (``CHAPTER`` may join
+A generated block sits between ``<!-- results PROFILE CHAPTER [EXPERIMENT] [task=TASK] -->`` and
+``<!-- end results -->`` and holds :func:`mrilab.results.table` of the rows of ``results/PROFILE/CHAPTER.json`` (of
+one task, with ``task=``; the benchmark runner's ``benchmark.json`` holds every task) (``CHAPTER`` may join
 several chapters with ``+``: their rows, merged by :func:`mrilab.results.load_all`, are shown together), for PSNR
 and then SSIM. A block between ``<!-- gpu -->`` and ``<!-- end gpu -->`` holds the tables of the GPU check
 (``benchmarks/results/gpu.json``, written by ``benchmarks/gpu_check.py`` on a CUDA machine) with the device named.
@@ -32,7 +33,8 @@ os.environ.setdefault("MRILAB_RESULTS", str(ROOT / "results"))
 
 from mrilab.results import load_all, table  # noqa: E402
 
-BLOCK = re.compile(r"(<!-- results (\S+) (\S+)(?: (\S+))? -->\n)(.*?)(<!-- end results -->)", re.S)
+BLOCK = re.compile(r"(<!-- results (\S+) (\S+)(?: (?!task=)(\S+))?(?: task=(\S+))? -->\n)(.*?)(<!-- end results -->)",
+                   re.S)
 GPU_BLOCK = re.compile(r"(<!-- gpu -->\n)(.*?)(<!-- end gpu -->)", re.S)
 GPU_REPORT = ROOT / "benchmarks" / "results" / "gpu.json"
 MUTANTS_BLOCK = re.compile(r"(<!-- mutants -->\n)(.*?)(<!-- end mutants -->)", re.S)
@@ -172,11 +174,12 @@ def transfer_table(report: dict) -> str:
 
 def render(text: str) -> str:
     def block(match: re.Match) -> str:
-        profile, chapters, experiment = match.group(2), match.group(3).split("+"), match.group(4)
-        rows = [row for row in load_all(profile)["rows"] if row["chapter"] in chapters]
+        profile, chapters, experiment, task = match.group(2), match.group(3).split("+"), match.group(4), match.group(5)
+        rows = [row for row in load_all(profile)["rows"] if row["chapter"] in chapters
+                and (task is None or row["task"] == task)]
         tables = [f"**{label}**\n\n" + table(rows, metric=metric, experiment=experiment, time=metric == "psnr")
                   for metric, label in (("psnr", "PSNR (dB)"), ("ssim", "SSIM"))]
-        return match.group(1) + "\n".join(tables) + match.group(6)
+        return match.group(1) + "\n".join(tables) + match.group(7)
 
     text = BLOCK.sub(block, text)
     if GPU_BLOCK.search(text):
