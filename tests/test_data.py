@@ -1,5 +1,6 @@
 """The embedded brain dataset, its HDF5 layout, the datasets, the phantom and the fastMRI/IXI converters."""
 
+import dataclasses
 import os
 import runpy
 from pathlib import Path
@@ -9,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from mrilab.coils import rss
+from mrilab.coils import CoilGeometry, random_coil_maps, rss
 from mrilab.data import (
     CONTRASTS,
+    PROFILES,
     SPLITS,
     TISSUES,
     SliceDataset,
@@ -25,7 +27,7 @@ from mrilab.data import (
     split_positions,
 )
 from mrilab.data.brain import SliceVariation, synthesize_slice
-from mrilab.data.build import RANDOMISED_FILES, Profile
+from mrilab.data.build import COIL_GEOMETRY_STREAM, RANDOMISED_FILES, Profile
 from mrilab.data.datasets import block_labels
 from mrilab.data.hdf5 import ISMRMRD_NAMESPACE, atomic_h5, ismrmrd_header, write_slice_file
 from mrilab.ops import fft2c, ifft2c
@@ -87,14 +89,19 @@ def test_build_writes_fastmri_layout(smoke):
                 assert np.isclose(f.attrs["max"], f["reconstruction_rss"][()].max())
                 assert 0.5 < f.attrs["max"] < 2.0
                 assert f["slice_positions"].shape == (n,)
+                assert f["slice_subjects"][()].tolist() == [b"mni152"] * n
                 header = f["ismrmrd_header"][()]
-        with h5py.File(smoke / f"multicoil_{split}" / "T1w_mc8.h5", "r") as f:
-            assert f["kspace"].shape[1:] == (8, 64, 64) and f["sens_maps"].shape == (8, 64, 64)
-            assert f["reconstruction_clean"].shape == (f["kspace"].shape[0], 64, 64)
+            for coils in (8, 16):  # every contrast has multi-coil files, with one set of maps per slice
+                with h5py.File(smoke / f"multicoil_{split}" / f"{contrast}_mc{coils}.h5", "r") as f:
+                    n = f["kspace"].shape[0]
+                    assert f["kspace"].shape[1:] == (coils, 64, 64) and f["sens_maps"].shape == (n, coils, 64, 64)
+                    assert f["sens_maps"].dtype == np.complex64
+                    assert f["reconstruction_clean"].shape == (n, 64, 64)
+                    assert f["slice_subjects"][()].tolist() == [b"mni152"] * n
     # one kind of file per folder: fastMRI's SliceDataset globs a folder and expects one challenge in it
     randomised = {s: sum(s in splits for splits in RANDOMISED_FILES.values()) for s in SPLITS}  # broad, shifted
     assert [len(list((smoke / f"singlecoil_{s}").glob("*.h5"))) for s in SPLITS] == [3 + randomised[s] for s in SPLITS]
-    assert [len(list((smoke / f"multicoil_{s}").glob("*.h5"))) for s in SPLITS] == [2] * len(SPLITS)
+    assert [len(list((smoke / f"multicoil_{s}").glob("*.h5"))) for s in SPLITS] == [3 * 2] * len(SPLITS)
     assert not list(smoke.rglob("*.tmp"))
     _check_header_as_fastmri_reads_it(header, 64, 64)
 
@@ -290,12 +297,54 @@ def test_multicoil_samples(smoke):
         assert torch.equal(sample["target"][0], torch.from_numpy(f["reconstruction_clean"][0]))
         coil_images = ifft2c(torch.from_numpy(f["kspace"][0]))
         assert np.allclose(rss(coil_images, dim=0).numpy(), f["reconstruction_rss"][0], atol=1e-5)
+        for i in (0, 5):  # every slice comes with its own maps
+            assert torch.equal(dataset[i]["sens"], torch.from_numpy(f["sens_maps"][i]))
     magnitude, combined = rss(coil_images, dim=0), dataset.fully_sampled(0)[0].abs()
     assert float((combined - magnitude).abs().max()) < 0.1
     assert float((combined - magnitude).abs().mean()) < 0.02  # RSS carries a noise bias in the air
     single = SliceDataset(smoke, "train", "T1w").fully_sampled(0)[0].abs()
     assert float((single - combined).abs().mean()) < 0.03  # same anatomy, independent noise
     assert torch.equal(SliceDataset(smoke, "train", "T1w")[0]["target"], sample["target"])  # the same clean image
+
+
+def test_every_multicoil_slice_has_its_own_coil_array(smoke):
+    profile = PROFILES["smoke"]
+    t1, t2 = (SliceDataset(smoke, "train", c, coils=16, ratios=1.0, target="noisy") for c in ("T1w", "T2w"))
+    maps = torch.stack([t1[i]["sens"] for i in range(len(t1))])
+    assert torch.allclose((maps.abs() ** 2).sum(1), torch.ones(len(t1), 64, 64), atol=1e-5)
+    # any two slices' maps differ, and the three contrasts of a slice share its coil array
+    pairs = (maps[:, None] - maps[None]).abs().flatten(2).amax(-1)
+    assert float(pairs[~torch.eye(len(t1), dtype=torch.bool)].min()) > 0.05
+    assert all(torch.equal(t2[i]["sens"], maps[i]) for i in range(len(t2)))
+    # each array is drawn from the slice's own seed, apart from its image and noise
+    with h5py.File(t1.path, "r") as f:
+        variants = f["slice_variants"][()]
+    for i in (0, 7):
+        entropy = [profile.seed, SPLITS.index("train"), int(t1.slice_positions[i]), int(variants[i])]
+        rng = np.random.default_rng([*entropy, 16, COIL_GEOMETRY_STREAM])
+        assert torch.equal(maps[i], random_coil_maps(16, (64, 64), rng, profile.coil_geometry))
+        # the noisy target combines the coils with the slice's own maps: S_i^H F^H y
+        torch.testing.assert_close(t1[i]["target"][0], (maps[i].conj() * ifft2c(t1[i]["kspace"])).sum(0))
+
+
+def test_coil_geometry_leaves_the_single_coil_data_alone(tmp_path):
+    tiny = Profile("tiny", 32, slices=(2, 1, 1, 1), multicoil_slices=(2, 1, 1, 1), coils=(4,))
+    other = dataclasses.replace(tiny, coil_geometry=CoilGeometry(radius=(2.0, 2.5), offset=0.2))
+    first, second = build_dataset(tiny, root=tmp_path / "a"), build_dataset(other, root=tmp_path / "b")
+    for name in ("singlecoil_train/T1w.h5", "singlecoil_ood/PDw.h5", "singlecoil_val/broad.h5"):
+        a, b = h5_arrays(first / name)[0], h5_arrays(second / name)[0]
+        assert all(np.array_equal(a[key], b[key]) for key in a), name
+    a, b = (h5_arrays(d / "multicoil_train/T2w_mc4.h5")[0] for d in (first, second))
+    assert not np.array_equal(a["sens_maps"], b["sens_maps"])
+    assert np.array_equal(a["reconstruction_clean"], b["reconstruction_clean"])  # the same anatomy
+
+
+def test_per_slice_maps_must_match_the_slices(tmp_path):
+    kspace = np.ones((3, 2, 8, 8), np.complex64)
+    write_slice_file(tmp_path / "multicoil_train" / "T1w_mc2.h5", kspace, acquisition="AXT1",
+                     datasets={"sens_maps": np.ones((2, 2, 8, 8), np.complex64)})
+    with pytest.raises(ValueError, match=r"sens_maps must be \(coils, H, W\) or \(slices, coils, H, W\)"):
+        SliceDataset(tmp_path, "train", "T1w", coils=2)
 
 
 def test_collate_stacks(smoke):
@@ -373,12 +422,45 @@ def test_convert_ixi_round_trip(tmp_path):
     subjects = {}
     for split in SPLITS[:3]:
         with h5py.File(tmp_path / "out" / f"singlecoil_{split}" / "T2w.h5", "r") as f:
-            subjects[split] = set(f["subjects"][()].tolist())
+            subjects[split] = set(f["slice_subjects"][()].tolist())
             assert f["kspace"].shape == (5 * len(subjects[split]), 24, 24)
     assert sum(len(s) for s in subjects.values()) == 4
     sample = SliceDataset(tmp_path / "out", "train", "T2w", reference="T1w")[0]
     t2, t1 = sample["target"][0].abs() > 0.3, sample["reference"][0].abs() > 0.3
     assert float((t2 & t1).sum() / (t2 | t1).sum()) > 0.8
+
+
+def test_reference_must_show_the_same_subject_at_the_same_position(tmp_path):
+    kspace = np.ones((3, 8, 8), np.complex64)
+
+    def write(contrast, **datasets):
+        write_slice_file(tmp_path / "singlecoil_train" / f"{contrast}.h5", kspace, acquisition=contrast,
+                         datasets={"slice_positions": np.arange(3, dtype=np.int32), **datasets})
+
+    write("T2w", slice_subjects=np.array([b"IXI002"] * 3))
+    write("T1w", slice_subjects=np.array([b"IXI002"] * 3))
+    write("PDw", slice_subjects=np.array([b"IXI002", b"IXI002", b"IXI012"]))  # equal positions, other subject
+    write("FLAIR")  # no subjects: nothing to pair by
+    assert len(SliceDataset(tmp_path, "train", "T2w", reference="T1w")) == 3
+    with pytest.raises(ValueError, match=r"holds other slices .*slice_subjects of slice 2 is 'IXI012', "
+                                         r"expected 'IXI002'"):
+        SliceDataset(tmp_path, "train", "T2w", reference="PDw")
+    with pytest.raises(ValueError, match=r"reference='FLAIR': .*FLAIR.h5 stores no slice_subjects"):
+        SliceDataset(tmp_path, "train", "T2w", reference="FLAIR")
+    with pytest.raises(ValueError, match=r"reference='T2w': .*FLAIR.h5 stores no slice_subjects"):
+        SliceDataset(tmp_path, "train", "FLAIR", reference="T2w")
+
+
+def test_converted_fastmri_volumes_of_two_contrasts_never_pair(tmp_path):
+    image = torch.stack([ellipse_phantom((16, 16), seed=s) for s in range(2)])
+    for acquisition in ("AXT1", "AXT2"):  # two unrelated volumes, slices 0 and 1 each
+        write_fake_fastmri(tmp_path / f"file_brain_{acquisition}_1.h5", fft2c(image).numpy(), acquisition)
+        convert_fastmri([tmp_path / f"file_brain_{acquisition}_1.h5"], tmp_path / "out", "train")
+    with h5py.File(tmp_path / "out" / "singlecoil_train" / "T2w.h5", "r") as f:
+        assert f["slice_subjects"][()].tolist() == [b"file_brain_AXT2_1.h5"] * 2
+        assert f["slice_positions"][()].tolist() == [0, 1]
+    with pytest.raises(ValueError, match="holds other slices"):
+        SliceDataset(tmp_path / "out", "train", "T2w", reference="T1w")
 
 
 # -- errors ------------------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 * :func:`build_dataset` / :data:`PROFILES`: synthesise T1w/T2w/PDw (single- and multi-coil) slices into HDF5 files
   in fastMRI's layout, cached under :func:`default_root` (see :mod:`mrilab.data.brain` for the physics);
 * :class:`SliceDataset`, :class:`NoisyKSpace`, :func:`collate`, :func:`as_batch`: undersampled samples for training
-  and evaluation;
+  and evaluation, with fastMRI-style transforms (:class:`CoilCompress`, :class:`EstimateSensitivities`,
+  :class:`Normalise`, :class:`Compose`; :mod:`mrilab.data.transforms`);
 * :mod:`mrilab.data.real`: real MR images shipped inside wheels, the ``real`` test split of every build;
 * :func:`ellipse_phantom`: a complex test image in milliseconds;
 * :func:`convert_fastmri` / :func:`convert_ixi`: real data into the same layout.
@@ -27,13 +28,18 @@ from .datasets import MASK_KINDS, MixedSlices, NoisyKSpace, SliceDataset, traini
 from .fastmri import convert_fastmri, read_fastmri_volume
 from .ixi import convert_ixi, find_ixi_subjects
 from .phantom import ellipse_phantom
+from .transforms import CoilCompress, Compose, EstimateSensitivities, Normalise
 
 __all__ = [
     "CONTRASTS",
+    "CoilCompress",
+    "Compose",
+    "EstimateSensitivities",
     "MASK_KINDS",
     "MixedSlices",
     "OOD_ORIENTATIONS",
     "NoisyKSpace",
+    "Normalise",
     "PROFILES",
     "REAL_SPLIT",
     "SPLITS",

@@ -1,8 +1,8 @@
 """Profiles of the embedded brain dataset and its cached, atomic build.
 
 ``build_dataset("demo")`` writes fastMRI-style folders under ``{root}/demo``: ``singlecoil_{split}/{contrast}.h5``
-and ``multicoil_{split}/{contrast}_mc{C}.h5`` (``C`` birdcage coils) for the splits ``train``, ``val``, ``test`` and
-``ood``, the real-scan test file ``singlecoil_real/real.h5`` (:mod:`mrilab.data.real`), the domain-randomised files
+and ``multicoil_{split}/{contrast}_mc{C}.h5`` (``C`` coils, every contrast) for the splits ``train``, ``val``, ``test``
+and ``ood``, the real-scan test file ``singlecoil_real/real.h5`` (:mod:`mrilab.data.real`), the domain-randomised files
 ``singlecoil_{train,val}/broad.h5`` and ``singlecoil_{val,test}/shifted.h5`` (:mod:`mrilab.data.randomise`), then
 ``manifest.json`` with a hash of every build parameter. A second call with the same parameters finds
 the manifest and returns at once; ``force=True`` rebuilds. Single-coil and multi-coil files never share a folder, so
@@ -21,6 +21,14 @@ as the split's contrast files (a broader training distribution and its validatio
 split's planes with one named shift each (:data:`mrilab.data.randomise.SHIFTS`, dealt in turn): the shifted
 validation set on which the randomisation is chosen, and its test counterpart.
 A split with more slices than positions holds several independently varied versions of each position.
+
+Multi-coil slices. The multi-coil files of a split hold its first ``multicoil_slices`` slices: the same anatomy as
+the single-coil files, with their own noise. Every slice draws its own coil array (:func:`mrilab.coils.random_coil_maps`
+with the profile's :class:`~mrilab.coils.CoilGeometry`), stored per slice as ``sens_maps`` ``(slices, C, H, W)``, so
+that a network cannot learn one fixed set of maps. The array is drawn from the slice's own seed, apart from its
+image and noise draws, and shared by the three contrasts of a slice (one head in one coil, scanned three times).
+Every file also stores ``slice_subjects``: the anatomy each slice shows (``"mni152"`` for the synthetic slices, the
+source's name for real scans), which pairs of files must share slice by slice (a ``reference`` contrast).
 """
 
 from __future__ import annotations
@@ -33,17 +41,18 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
 
-from ..coils import birdcage_maps, rss
+from ..coils import CoilGeometry, random_coil_maps, rss
 from ..io import atomic_write
 from ..ops import fft2c
 from . import brain, randomise, real
 from .hdf5 import atomic_h5, create_slice_file, finish_slice_file, write_slice
 
 #: Version of the synthesis and file layout; part of the cache hash.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 #: The synthetic splits (a :class:`Profile` gives each one's slice count).
 SPLITS = ("train", "val", "test", "ood")
 #: The split of real scans: one single-coil file, ``singlecoil_real/real.h5``, of every usable real image.
@@ -52,6 +61,11 @@ REAL_SPLIT = "real"
 RANDOMISED_FILES = {"broad": ("train", "val"), "shifted": ("val", "test")}
 #: Orientations of the out-of-distribution split, dealt to its slices in turn.
 OOD_ORIENTATIONS = ("coronal", "sagittal")
+#: ``slice_subjects`` of every synthetic slice: they all show the one MNI152 anatomy.
+SYNTHETIC_SUBJECT = "mni152"
+#: The stream of a multi-coil slice's random generator that draws its coil array; stream ``1 + k`` draws the coil
+#: noise of the ``k``-th contrast of :data:`mrilab.data.brain.CONTRASTS`.
+COIL_GEOMETRY_STREAM = 0
 
 
 @dataclass(frozen=True)
@@ -60,9 +74,10 @@ class Profile:
 
     ``slices`` and ``multicoil_slices`` give the number of slices per split (train, val, test, ood); the multi-coil
     files hold the first ``multicoil_slices`` slices of each split (the same anatomy as the single-coil files, with
-    their own noise) for the contrasts in ``multicoil_contrasts`` and every coil count in ``coils``. The split
-    geometry (``heldout_blocks``, ``block_mm``, ``guard_mm``, ``gap_mm``, ``min_area_fraction``) is described in the
-    module docstring; ``randomisation`` draws the slices of ``broad.h5``.
+    their own noise) for the contrasts in ``multicoil_contrasts`` and every coil count in ``coils``, each slice
+    with its own coil array drawn from ``coil_geometry``. The split geometry (``heldout_blocks``, ``block_mm``,
+    ``guard_mm``, ``gap_mm``, ``min_area_fraction``) is described in the module docstring; ``randomisation`` draws
+    the slices of ``broad.h5``.
     """
 
     name: str
@@ -70,7 +85,7 @@ class Profile:
     slices: tuple[int, int, int, int]
     multicoil_slices: tuple[int, int, int, int]
     coils: tuple[int, ...] = (8, 16)
-    multicoil_contrasts: tuple[str, ...] = ("T1w",)
+    multicoil_contrasts: tuple[str, ...] = tuple(brain.CONTRASTS)
     snr: float = 40.0
     seed: int = 0
     heldout_blocks: int = 6
@@ -80,6 +95,7 @@ class Profile:
     min_area_fraction: float = 0.15
     variation: brain.SliceVariation = field(default_factory=brain.SliceVariation)
     randomisation: randomise.DomainRandomisation = field(default_factory=randomise.DomainRandomisation)
+    coil_geometry: CoilGeometry = field(default_factory=CoilGeometry)
 
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 8:
@@ -279,8 +295,8 @@ def _build_split(profile: Profile, directory: Path, split: str, digest: str, *, 
     positions, variants, orientations = slice_plan(profile, split)
     n, n_multicoil = len(positions), profile.count(split, multicoil=True)
     shape = (profile.size, profile.size)
-    sens = {c: birdcage_maps(c, shape) for c in profile.coils}
     split_code = SPLITS.index(split)
+    contrast_codes = {contrast: k for k, contrast in enumerate(brain.CONTRASTS)}
     with contextlib.ExitStack() as stack:
         single = {}
         for contrast, spec in brain.CONTRASTS.items():
@@ -296,7 +312,9 @@ def _build_split(profile: Profile, directory: Path, split: str, digest: str, *, 
                 create_slice_file(f, n_multicoil, shape, coils=n_coils,
                                   acquisition=brain.CONTRASTS[contrast].acquisition,
                                   attrs={"contrast": contrast, "build_hash": digest})
-                f.create_dataset("sens_maps", data=sens[n_coils].numpy())
+                # smooth maps: byte shuffling and gzip store them in about 60 % of the space, lossless
+                f.create_dataset("sens_maps", shape=(n_multicoil, n_coils, *shape), dtype=np.complex64,
+                                 chunks=(1, n_coils, *shape), compression="gzip", shuffle=True)
         iterator = range(n)
         if progress:
             from tqdm.auto import tqdm
@@ -313,29 +331,41 @@ def _build_split(profile: Profile, directory: Path, split: str, digest: str, *, 
             for contrast, f in single.items():
                 image = torch.from_numpy(images[contrast].noisy)
                 write_slice(f, i, fft2c(image).numpy(), image.abs().numpy(), images[contrast].clean)
-            if i >= n_multicoil:
+            if i >= n_multicoil or not multi:
                 continue
+            sens = {c: random_coil_maps(c, shape, np.random.default_rng([*entropy, c, COIL_GEOMETRY_STREAM]),
+                                        profile.coil_geometry) for c in profile.coils}
             for (contrast, n_coils), f in multi.items():
-                coil_rng = np.random.default_rng([*entropy, n_coils, list(brain.CONTRASTS).index(contrast)])
+                coil_rng = np.random.default_rng([*entropy, n_coils, 1 + contrast_codes[contrast]])
                 noise = coil_rng.standard_normal((2, n_coils, *shape), dtype=np.float32)
                 noise *= images[contrast].noise_std / np.sqrt(2)  # white noise: the same law in image and k-space
                 clean = torch.from_numpy(images[contrast].clean)
                 coil_images = sens[n_coils] * clean + torch.complex(*torch.from_numpy(noise))
                 # the clean coil-combined image S^H (S x) is x itself, since sum_c |S_c|^2 = 1
                 write_slice(f, i, fft2c(coil_images).numpy(), rss(coil_images, dim=0).numpy(), clean.numpy())
+                f["sens_maps"][i] = sens[n_coils].numpy()
         for f in [*single.values(), *multi.values()]:
             count = f["kspace"].shape[0]
-            f.create_dataset("slice_positions", data=positions[:count].astype(np.int32))
-            f.create_dataset("slice_variants", data=variants[:count].astype(np.int32))
-            f.create_dataset("slice_orientations", data=orientations[:count].astype("S"))
+            _write_slice_origins(f, positions[:count], variants[:count], orientations[:count],
+                                 np.full(count, SYNTHETIC_SUBJECT, dtype=object))
             finish_slice_file(f)
+
+
+def _write_slice_origins(f: h5py.File, positions: np.ndarray, variants: np.ndarray, orientations: np.ndarray,
+                         subjects: np.ndarray) -> None:
+    """Store where every slice comes from: ``slice_positions``, ``_variants``, ``_orientations`` and ``_subjects``."""
+    f.create_dataset("slice_positions", data=np.asarray(positions).astype(np.int32))
+    f.create_dataset("slice_variants", data=np.asarray(variants).astype(np.int32))
+    f.create_dataset("slice_orientations", data=np.asarray(orientations).astype("S"))
+    f.create_dataset("slice_subjects", data=np.asarray(subjects).astype("S"))
 
 
 def _build_real(profile: Profile, directory: Path, digest: str) -> None:
     """Write ``singlecoil_real/real.h5``: every usable real image at the profile's size, with its origin.
 
-    ``slice_orientations`` holds each slice's source name and ``slice_positions`` its position in mm along the
-    source's slice axis, so that the blocks of the statistics are the sources' groups of adjacent planes.
+    ``slice_orientations`` and ``slice_subjects`` hold each slice's source name and ``slice_positions`` its position
+    in mm along the source's slice axis, so that the blocks of the statistics are the sources' groups of adjacent
+    planes.
     """
     slices = real.real_slices(profile.size, snr=profile.snr, seed=profile.seed, phase_rad=profile.variation.phase_rad)
     path = split_directory(directory, REAL_SPLIT) / f"{REAL_SPLIT}.h5"
@@ -346,9 +376,9 @@ def _build_real(profile: Profile, directory: Path, digest: str) -> None:
         for i, item in enumerate(slices):
             image = torch.from_numpy(item.noisy)
             write_slice(f, i, fft2c(image).numpy(), image.abs().numpy(), item.clean)
-        f.create_dataset("slice_positions", data=np.array([s.position_mm for s in slices], dtype=np.int32))
-        f.create_dataset("slice_variants", data=np.array([s.frame for s in slices], dtype=np.int32))
-        f.create_dataset("slice_orientations", data=np.array([s.source for s in slices], dtype="S"))
+        sources = np.array([s.source for s in slices], dtype=object)
+        _write_slice_origins(f, np.array([s.position_mm for s in slices]), np.array([s.frame for s in slices]),
+                             sources, sources)
         finish_slice_file(f)
 
 
@@ -371,9 +401,8 @@ def _build_randomised(profile: Profile, directory: Path, split: str, name: str, 
             noisy = torch.from_numpy(image.noisy)
             write_slice(f, i, fft2c(noisy).numpy(), noisy.abs().numpy(), image.clean)
             shifts.append(shift)
-        f.create_dataset("slice_positions", data=positions.astype(np.int32))
-        f.create_dataset("slice_variants", data=variants.astype(np.int32))
-        f.create_dataset("slice_orientations", data=orientations.astype("S"))
+        _write_slice_origins(f, positions, variants, orientations,
+                             np.full(len(positions), SYNTHETIC_SUBJECT, dtype=object))
         if name == "shifted":
             f.create_dataset("slice_shifts", data=np.array(shifts, dtype="S"))
         finish_slice_file(f)

@@ -12,14 +12,18 @@
   ``F^H y`` single-coil, ``S^H F^H y`` multi-coil (``sum_c |S_c|^2 = 1``), which is all real data offer;
 * ``"ratio"``: float32 0-d tensor, the sampling ratio the mask achieves;
 * ``"reference"`` (if asked): complex64 ``(1, H, W)``, the fully sampled image of another contrast of the same slice;
-* ``"sens"`` (multi-coil): complex64 ``(C, H, W)`` coil sensitivities;
+* ``"sens"`` (multi-coil): complex64 ``(C, H, W)`` coil sensitivities (the slice's own, where the file stores one
+  set per slice);
 * ``"index"``: ``i``.
+
+``transform=`` applies a callable ``sample -> sample`` (or each of a sequence of them, in order) to every sample:
+coil compression, estimated sensitivities, normalisation (:mod:`mrilab.data.transforms`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,7 @@ from ..masks import MASK_KINDS, mask_from_name
 from ..ops import ifft2c
 from .build import PROFILES, SPLITS, Profile, build_dataset, check_split, dataset_profile, split_directory
 from .hdf5 import open_slice_file, require_key
+from .transforms import as_transform
 
 _EVALUATION, _TRAINING, _RATIO = 0, 1, 2
 TARGETS = ("auto", "clean", "noisy")
@@ -39,6 +44,10 @@ TARGETS = ("auto", "clean", "noisy")
 #: planes 11–14 mm apart, far enough for different structures to fill the slice. 8 mm (twice the guard between
 #: training and held-out planes) separates the two cases.
 BLOCK_GAP_MM = 8
+#: What a file may store about where each slice comes from. A ``reference`` file must store the subjects and
+#: positions, like the file it is paired with, and agree with it slice by slice on everything both store.
+SLICE_ORIGINS = ("slice_subjects", "slice_positions", "slice_orientations", "slice_variants")
+_REQUIRED_ORIGINS = SLICE_ORIGINS[:2]
 
 
 class SliceDataset(torch.utils.data.Dataset):
@@ -60,7 +69,9 @@ class SliceDataset(torch.utils.data.Dataset):
     seed:
         Seeds every mask (see the module docstring).
     reference:
-        Contrast whose fully sampled image of the same slice is returned as ``"reference"``.
+        Contrast whose fully sampled image of the same slice is returned as ``"reference"``. Both files must store
+        the subject and position of every slice (``slice_subjects``, ``slice_positions``) and agree on them (and on
+        orientations and variants where both store those), so that two unrelated volumes never pass as a pair.
     coils:
         Number of coils of the multi-coil file to read; ``None`` for single-coil.
     max_slices:
@@ -70,12 +81,16 @@ class SliceDataset(torch.utils.data.Dataset):
         the file stores it, else noisy: converted real data).
     root:
         Cache directory for profile names (default :func:`mrilab.data.default_root`).
+    transform:
+        A callable ``sample -> sample``, or a sequence of them applied in order (:mod:`mrilab.data.transforms`), run
+        on every sample after it is assembled.
     """
 
     def __init__(self, root_or_profile: str | os.PathLike | Profile, split: str = "train", contrast: str = "T1w", *,
                  mask: str = "cartesian", ratios: float | Sequence[float] = (0.25,), seed: int = 0,
                  reference: str | None = None, coils: int | None = None, max_slices: int | None = None,
-                 root: str | os.PathLike | None = None, target: str = "auto") -> None:
+                 root: str | os.PathLike | None = None, target: str = "auto",
+                 transform: Callable[[dict], dict] | Sequence[Callable[[dict], dict]] | None = None) -> None:
         self.directory = _resolve_directory(root_or_profile, root)
         self.split = check_split(split)
         if target not in TARGETS:
@@ -92,6 +107,7 @@ class SliceDataset(torch.utils.data.Dataset):
         if coils is not None and (isinstance(coils, bool) or not isinstance(coils, int) or coils < 1):
             raise ValueError(f"coils must be None (single-coil) or a positive integer, got {coils!r}")
         self.mask_kind, self.seed, self.coils, self.contrast, self.reference = mask, seed, coils, contrast, reference
+        self.transform = as_transform(transform)
         name = f"{contrast}.h5" if coils is None else f"{contrast}_mc{coils}.h5"
         self.path = self._file(name, "contrast", contrast, multicoil=coils is not None)
         self.reference_path = None if reference is None else self._file(f"{reference}.h5", "reference", reference)
@@ -104,6 +120,7 @@ class SliceDataset(torch.utils.data.Dataset):
             self.shape = tuple(kspace.shape[-2:])
             n_slices = kspace.shape[0]
             positions = f["slice_positions"][()] if "slice_positions" in f else None
+            origins = {key: f[key][()] for key in SLICE_ORIGINS if key in f} if reference is not None else {}
             orientations = f["slice_orientations"][()] if "slice_orientations" in f else None
             has_clean = "reconstruction_clean" in f
             shifts = f["slice_shifts"][()] if "slice_shifts" in f else None
@@ -114,7 +131,8 @@ class SliceDataset(torch.utils.data.Dataset):
             self._sens = None
             if coils is not None:
                 sens = require_key(f, "sens_maps")
-                if sens.ndim not in (3, 4) or tuple(sens.shape[-3:]) != tuple(kspace.shape[-3:]):
+                if (sens.ndim not in (3, 4) or tuple(sens.shape[-3:]) != tuple(kspace.shape[-3:])
+                        or (sens.ndim == 4 and sens.shape[0] != n_slices)):
                     raise ValueError(f"{self.path}: sens_maps must be (coils, H, W) or (slices, coils, H, W) matching "
                                      f"kspace {kspace.shape}, got {sens.shape}")
                 if sens.ndim == 3:
@@ -124,10 +142,8 @@ class SliceDataset(torch.utils.data.Dataset):
                 if f["kspace"].shape[0] < n_slices or tuple(f["kspace"].shape[-2:]) != self.shape:
                     raise ValueError(f"reference file {self.reference_path} has kspace {f['kspace'].shape}, "
                                      f"expected at least {n_slices} slices of {self.shape}")
-                if positions is not None and "slice_positions" in f and not np.array_equal(
-                        f["slice_positions"][:n_slices], positions):
-                    raise ValueError(f"reference file {self.reference_path} holds other slice positions "
-                                     f"than {self.path}")
+                _check_pairing(self.path, origins, self.reference_path,
+                               {key: f[key][:n_slices] for key in SLICE_ORIGINS if key in f}, reference)
         if max_slices is not None:
             if isinstance(max_slices, bool) or not isinstance(max_slices, int) or max_slices < 1:
                 raise ValueError(f"max_slices must be a positive integer, got {max_slices!r}")
@@ -192,7 +208,7 @@ class SliceDataset(torch.utils.data.Dataset):
         if self.coils is not None:
             sample["sens"] = self._sensitivities(index)
         sample["index"] = index
-        return sample
+        return sample if self.transform is None else self.transform(sample)
 
     def _combine(self, full: torch.Tensor, index: int) -> torch.Tensor:
         """Return the fully sampled image of k-space ``full``: ``F^H y`` single-coil, ``S^H F^H y`` multi-coil."""
@@ -328,6 +344,30 @@ def block_labels(positions: Sequence[int], orientations: Sequence[str], gap: int
             name = f"{orientation} {first}" if first == last else f"{orientation} {first}–{last}"
             labels[(orientations == orientation) & (positions >= first) & (positions <= last)] = name
     return labels.tolist()
+
+
+def _check_pairing(path: Path, origins: dict[str, np.ndarray], reference_path: Path,
+                   reference_origins: dict[str, np.ndarray], reference: str) -> None:
+    """Raise ``ValueError`` unless the reference file holds the same slices (subject, position, ...) as ``path``."""
+    for file, stored in ((path, origins), (reference_path, reference_origins)):
+        missing = [key for key in _REQUIRED_ORIGINS if key not in stored]
+        if missing:
+            raise ValueError(f"reference={reference!r}: {file} stores no {' or '.join(missing)}, so its slices cannot "
+                             "be paired with the other file's (both must store the subject and position of every "
+                             "slice)")
+    for key in SLICE_ORIGINS:
+        if key in origins and key in reference_origins:
+            ours, theirs = origins[key], reference_origins[key]
+            differ = np.flatnonzero(ours != theirs)
+            if differ.size:
+                i = int(differ[0])
+                theirs_i, ours_i = (_plain(v[i].item()) for v in (theirs, ours))
+                raise ValueError(f"reference={reference!r}: {reference_path} holds other slices than {path}: "
+                                 f"{key} of slice {i} is {theirs_i!r}, expected {ours_i!r}")
+
+
+def _plain(value: object) -> object:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _resolve_directory(root_or_profile: str | os.PathLike | Profile, root: str | os.PathLike | None) -> Path:

@@ -8,9 +8,11 @@ XML string whose ``reconSpace/matrixSize`` gives the reconstruction size (320 ×
 Conversion per volume: coil images ``F^H y`` are centre-cropped to the recon size (this removes the readout
 oversampling, as fastMRI's own reconstructions do); multi-coil data are optionally SVD-compressed to a fixed number
 of virtual coils (:func:`mrilab.coils.coil_compress`), their sensitivities estimated from the fully sampled low
-frequencies (``S_c = x_c^low / rss(x^low)``, the self-calibration of SENSE, Pruessmann et al. 1999) and combined to
-the complex image ``x = S^H F^H y``; every volume is scaled so that its largest magnitude is 1. The single-coil file
-stores ``fft2c(x)``; the multi-coil file stores the cropped coil k-space and the per-slice ``sens_maps``.
+frequencies (:func:`mrilab.coils.estimate_sensitivities`: ``S_c = x_c^low / rss(x^low)``, the self-calibration of
+SENSE, Pruessmann et al. 1999) and combined to the complex image ``x = S^H F^H y``; every volume is scaled so that its
+largest magnitude is 1. The single-coil file stores ``fft2c(x)``; the multi-coil file stores the cropped coil k-space
+and the per-slice ``sens_maps``. Both store ``slice_subjects`` (the name of each slice's volume file) and
+``slice_positions`` (the slice's index in its volume): a slice is known by its volume and its place in it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..coils import coil_compress, rss
+from ..coils import coil_compress, estimate_sensitivities
 from ..ops import fft2c, ifft2c
 from .build import check_split, split_directory
 from .hdf5 import ISMRMRD_NAMESPACE, open_slice_file, require_key, write_slice_file
@@ -91,7 +93,7 @@ def convert_fastmri(files: Iterable[str | os.PathLike], out_dir: str | os.PathLi
         names += [path.name] * image.shape[0]
     _check_same(single, "slice size", lambda k: tuple(k.shape[-2:]), files)
     acquisition = next((a for a, c in ACQUISITION_CONTRASTS.items() if c == contrast), contrast)
-    extras = {"slice_positions": np.concatenate(positions), "source_files": np.array(names, dtype="S")}
+    extras = {"slice_positions": np.concatenate(positions), "slice_subjects": np.array(names, dtype="S")}
     attrs = {"contrast": contrast, "source": "fastMRI"}
     single_path = split_directory(out_dir, split) / f"{contrast}.h5"
     written = [write_slice_file(single_path, torch.cat(single).numpy(), acquisition=acquisition, attrs=attrs,
@@ -121,7 +123,7 @@ def _combine(kspace: np.ndarray, size: tuple[int, int], coils: int | None, calib
         return images, None, None
     if coils is not None:
         images = ifft2c(coil_compress(fft2c(images), coils, calib=min(calib, *images.shape[-2:])))
-    sens = _lowres_sensitivities(images, calib)
+    sens = estimate_sensitivities(images, min(calib, *images.shape[-2:]))
     return (images * sens.conj()).sum(dim=1), images, sens
 
 
@@ -132,17 +134,6 @@ def _center_crop(images: torch.Tensor, size: tuple[int, int], path: Path) -> tor
     if crop_h < 1 or crop_w < 1:
         raise ValueError(f"{path}: recon size {size} is empty")
     return images[..., top : top + crop_h, left : left + crop_w]
-
-
-def _lowres_sensitivities(coil_images: torch.Tensor, calib: int) -> torch.Tensor:
-    """``S_c = x_c^low / rss(x^low)`` from the central ``calib × calib`` k-space, so ``sum_c |S_c|^2 = 1``."""
-    kspace = fft2c(coil_images)
-    height, width = kspace.shape[-2:]
-    window = torch.zeros(height, width)
-    top, left = (height - min(calib, height)) // 2, (width - min(calib, width)) // 2
-    window[top : top + calib, left : left + calib] = 1.0
-    low = ifft2c(kspace * window)
-    return low / rss(low, dim=1).unsqueeze(1).clamp_min(1e-12)
 
 
 def _check_same(arrays: list[torch.Tensor], what: str, key: Callable[[torch.Tensor], Hashable],

@@ -10,9 +10,10 @@ MRI", arXiv:1811.08839, and the ``fastmri`` package's ``SliceDataset``):
 * ``ismrmrd_header``: the ISMRMRD XML header with the encoded and recon matrix sizes and the phase-encoding limits;
 * attributes ``max`` (of ``reconstruction_rss``), ``norm``, ``acquisition`` (e.g. ``"AXT1"``), ``patient_id``;
 * mrilab extras: ``reconstruction_clean`` (complex64 ``(slices, H, W)``, the noise-free image — coil-combined for
-  multi-coil files — that synthetic data can offer and evaluation scores against), ``slice_positions`` (the plane
-  each slice comes from), ``slice_variants``, ``slice_orientations`` and, for multi-coil files, ``sens_maps``
-  (``(coils, H, W)`` or one set per slice).
+  multi-coil files — that synthetic data can offer and evaluation scores against), ``slice_subjects`` (the subject
+  or volume each slice comes from), ``slice_positions`` (its plane within that subject), ``slice_variants``,
+  ``slice_orientations`` and, for multi-coil files, ``sens_maps`` (complex64, one set ``(slices, coils, H, W)`` per
+  slice, or ``(coils, H, W)`` shared by every slice).
 """
 
 from __future__ import annotations

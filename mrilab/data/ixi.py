@@ -8,7 +8,9 @@ acquired separately in the same session, so it is resampled into the T2 grid thr
 Per subject: volumes are reoriented to RAS, the central ``slice_fraction`` of the axial planes is kept, each plane is
 displayed like the synthetic data (anterior up, the subject's right on the left), zero-padded to a square,
 resampled to ``size × size`` and scaled so that the volume's largest value is 1. The images are real (IXI has no
-phase), and the stored k-space is ``fft2c`` of them. Subjects, not slices, are dealt to the splits.
+phase), and the stored k-space is ``fft2c`` of them. Subjects, not slices, are dealt to the splits. Every file stores
+``slice_subjects`` (the subject, e.g. ``IXI002``) and ``slice_positions`` (the axial plane) of each slice, which pair
+the three contrasts slice by slice.
 """
 
 from __future__ import annotations
@@ -95,7 +97,8 @@ def convert_ixi(directory: str | os.PathLike, out_dir: str | os.PathLike, *, siz
         volumes = [load_ixi_subject(subjects[s], size, slice_fraction=slice_fraction) for s in chosen]
         subject_of_slice = np.array([s for s, v in zip(chosen, volumes, strict=True) for _ in v["positions"]],
                                     dtype="S")
-        extras = {"slice_positions": np.concatenate([v["positions"] for v in volumes]), "subjects": subject_of_slice}
+        extras = {"slice_positions": np.concatenate([v["positions"] for v in volumes]),
+                  "slice_subjects": subject_of_slice}
         for contrast, acquisition in _ACQUISITIONS.items():
             images = torch.from_numpy(np.concatenate([v[contrast] for v in volumes])).to(torch.complex64)
             written.append(write_slice_file(split_directory(out_dir, split) / f"{contrast}.h5", fft2c(images).numpy(),
