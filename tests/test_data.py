@@ -91,7 +91,7 @@ def test_build_writes_fastmri_layout(smoke):
                 assert f["slice_positions"].shape == (n,)
                 assert f["slice_subjects"][()].tolist() == [b"mni152"] * n
                 header = f["ismrmrd_header"][()]
-            for coils in (8, 16):  # every contrast has multi-coil files, with one set of maps per slice
+            for coils in PROFILES["smoke"].coils:  # every contrast has multi-coil files, with one set of maps per slice
                 with h5py.File(smoke / f"multicoil_{split}" / f"{contrast}_mc{coils}.h5", "r") as f:
                     n = f["kspace"].shape[0]
                     assert f["kspace"].shape[1:] == (coils, 64, 64) and f["sens_maps"].shape == (n, coils, 64, 64)
@@ -101,7 +101,8 @@ def test_build_writes_fastmri_layout(smoke):
     # one kind of file per folder: fastMRI's SliceDataset globs a folder and expects one challenge in it
     randomised = {s: sum(s in splits for splits in RANDOMISED_FILES.values()) for s in SPLITS}  # broad, shifted
     assert [len(list((smoke / f"singlecoil_{s}").glob("*.h5"))) for s in SPLITS] == [3 + randomised[s] for s in SPLITS]
-    assert [len(list((smoke / f"multicoil_{s}").glob("*.h5"))) for s in SPLITS] == [3 * 2] * len(SPLITS)
+    per_split = 3 * len(PROFILES["smoke"].coils)  # every contrast, every coil count
+    assert [len(list((smoke / f"multicoil_{s}").glob("*.h5"))) for s in SPLITS] == [per_split] * len(SPLITS)
     assert not list(smoke.rglob("*.tmp"))
     _check_header_as_fastmri_reads_it(header, 64, 64)
 
@@ -289,11 +290,11 @@ def test_reference_contrast_is_aligned(smoke):
 
 
 def test_multicoil_samples(smoke):
-    dataset = SliceDataset(smoke, "train", "T1w", coils=8, ratios=(0.3,))
+    dataset = SliceDataset(smoke, "train", "T1w", coils=16, ratios=(0.3,))
     sample = dataset[0]
-    assert sample["kspace"].shape == (8, 64, 64) and sample["sens"].shape == (8, 64, 64)
+    assert sample["kspace"].shape == (16, 64, 64) and sample["sens"].shape == (16, 64, 64)
     assert sample["target"].shape == (1, 64, 64)
-    with h5py.File(smoke / "multicoil_train" / "T1w_mc8.h5", "r") as f:
+    with h5py.File(smoke / "multicoil_train" / "T1w_mc16.h5", "r") as f:
         assert torch.equal(sample["target"][0], torch.from_numpy(f["reconstruction_clean"][0]))
         coil_images = ifft2c(torch.from_numpy(f["kspace"][0]))
         assert np.allclose(rss(coil_images, dim=0).numpy(), f["reconstruction_rss"][0], atol=1e-5)
@@ -301,7 +302,7 @@ def test_multicoil_samples(smoke):
             assert torch.equal(dataset[i]["sens"], torch.from_numpy(f["sens_maps"][i]))
     magnitude, combined = rss(coil_images, dim=0), dataset.fully_sampled(0)[0].abs()
     assert float((combined - magnitude).abs().max()) < 0.1
-    assert float((combined - magnitude).abs().mean()) < 0.02  # RSS carries a noise bias in the air
+    assert float((combined - magnitude).abs().mean()) < 0.03  # RSS: a noise bias in the air that grows with C
     single = SliceDataset(smoke, "train", "T1w").fully_sampled(0)[0].abs()
     assert float((single - combined).abs().mean()) < 0.03  # same anatomy, independent noise
     assert torch.equal(SliceDataset(smoke, "train", "T1w")[0]["target"], sample["target"])  # the same clean image

@@ -84,7 +84,7 @@ class Profile:
     size: int
     slices: tuple[int, int, int, int]
     multicoil_slices: tuple[int, int, int, int]
-    coils: tuple[int, ...] = (8, 16)
+    coils: tuple[int, ...] = (16,)
     multicoil_contrasts: tuple[str, ...] = tuple(brain.CONTRASTS)
     snr: float = 40.0
     seed: int = 0
