@@ -15,7 +15,8 @@ and ``<!-- end verdicts -->`` the paired verdicts that the block-level statistic
 (``benchmarks/results/verdict_changes.json``, ``tools/verdict_changes.py``). A block between ``<!-- transfer -->``
 and ``<!-- end transfer -->`` holds every network's margin over TV, trained on the narrow and on the broad
 distribution, in distribution, on the shifted validation set and on the real scans
-(``benchmarks/results/transfer.json``, ``benchmarks/transfer.py``).
+(``benchmarks/results/transfer.json``, ``benchmarks/transfer.py``). A block between ``<!-- tasks -->`` and
+``<!-- end tasks -->`` lists the book's tasks and the registry's methods of each (:mod:`mrilab.methods`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,22 @@ VERDICTS_REPORT = ROOT / "benchmarks" / "results" / "verdict_changes.json"
 TRANSFER_BLOCK = re.compile(r"(<!-- transfer -->\n)(.*?)(<!-- end transfer -->)", re.S)
 TRANSFER_REPORT = ROOT / "benchmarks" / "results" / "transfer.json"
 TRANSFER_BEFORE = ROOT / "benchmarks" / "results" / "transfer_before.json"
+TASKS_BLOCK = re.compile(r"(<!-- tasks -->\n)(.*?)(<!-- end tasks -->)", re.S)
+
+
+def task_table() -> str:
+    """The book's tasks (:data:`mrilab.tasks.TASKS`) and the registry's methods of each, in Markdown."""
+    from mrilab.methods import methods_for
+    from mrilab.tasks import TASKS
+
+    lines = ["| task | contrast | coils | reference | mask | ratios | methods |", "|---" * 7 + "|"]
+    for task in TASKS.values():
+        coils = "1" if task.coils is None else f"{task.coils}" + (" with maps" if task.maps else ", no maps")
+        ratios = ", ".join(f"{100 * r:.3g} %" for r in task.ratios)
+        names = ", ".join(m.name for m in methods_for(task))
+        lines.append(f"| `{task.name}` | {task.contrast} | {coils} | {task.reference or '—'} | {task.mask} | "
+                     f"{ratios} | {names} |")
+    return "\n".join(lines) + "\n"
 
 
 def gpu_tables(report: dict) -> str:
@@ -182,6 +199,7 @@ def render(text: str) -> str:
         return match.group(1) + "\n".join(tables) + match.group(7)
 
     text = BLOCK.sub(block, text)
+    text = TASKS_BLOCK.sub(lambda match: match.group(1) + task_table() + match.group(3), text)
     if GPU_BLOCK.search(text):
         tables = gpu_tables(json.loads(GPU_REPORT.read_text()))
         text = GPU_BLOCK.sub(lambda match: match.group(1) + tables + match.group(3), text)
