@@ -53,7 +53,7 @@ def evaluate(reconstructor: Callable[[dict], torch.Tensor] | nn.Module, dataset:
         output = reconstructor(batch)
         _synchronize(dev)
         seconds = (time.perf_counter() - tic) / len(indices)
-        scores = metrics.evaluate(output.abs(), batch["target"].abs(), full_fov=full_fov)
+        scores = metrics.scores(output.abs(), batch["target"].abs(), full_fov=full_fov)
         for j, index in enumerate(indices):
             rows.append({"index": index, "position": label(index), "block": block(index),
                          **{k: float(v[j]) for k, v in scores.items()},

@@ -17,7 +17,7 @@ PC-RNN paper (Chen et al. 2022, Sec. IV-B) thresholds the root-sum-of-squares of
 the whole field of view, so :func:`foreground_mask` thresholds the magnitude of the *clean* reference instead, fills
 holes and dilates a little. With a mask, PSNR and NMSE sum over its pixels, SSIM averages the windows whose centre
 lies in it, and HFEN measures the Laplacian-of-Gaussian error over its pixels; ``mask=None`` (``full_fov=True`` in
-:func:`evaluate`) gives fastMRI's whole-image numbers.
+:func:`scores`) gives fastMRI's whole-image numbers.
 """
 
 from __future__ import annotations
@@ -186,12 +186,13 @@ def hfen(pred: torch.Tensor, target: torch.Tensor, *, size: int = 15, sigma: flo
     return (_masked_mean((log(pred) - log(target)) ** 2, mask) / _masked_mean(log(target) ** 2, mask)).sqrt()
 
 
-def evaluate(pred: torch.Tensor, target: torch.Tensor, *, data_range: float | torch.Tensor | None = None,
-             mask: torch.Tensor | None = None, full_fov: bool = False) -> dict[str, torch.Tensor]:
-    """All four metrics per slice: ``{"psnr", "ssim", "hfen", "nmse"}``.
+def scores(pred: torch.Tensor, target: torch.Tensor, *, data_range: float | torch.Tensor | None = None,
+           mask: torch.Tensor | None = None, full_fov: bool = False) -> dict[str, torch.Tensor]:
+    """All four scores of a batch of images against its targets, per slice: ``{"psnr", "ssim", "hfen", "nmse"}``.
 
     By default inside ``mask``, or, when it is ``None``, inside :func:`foreground_mask` of ``target``;
-    ``full_fov=True`` scores the whole image (fastMRI's convention).
+    ``full_fov=True`` scores the whole image (fastMRI's convention). :func:`mrilab.evaluation.evaluate` runs a
+    method on a dataset and scores every batch with this.
     """
     if full_fov:
         mask = None

@@ -20,7 +20,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from mrilab import stats
 from mrilab.masks import cartesian_mask, mask_from_name, radial_mask, random2d_mask, sampling_ratio
-from mrilab.metrics import evaluate, foreground_mask, hfen, log_kernel, nmse, psnr, ssim, ssim_loss
+from mrilab.metrics import foreground_mask, hfen, log_kernel, nmse, psnr, scores, ssim, ssim_loss
 
 
 # -- masks ---------------------------------------------------------------------------------------------------------
@@ -286,16 +286,15 @@ def test_metrics_take_magnitudes_and_every_layout():
     assert psnr(pred, target).dtype == torch.float64
 
 
-def test_evaluate_scores_inside_the_head_mask_of_the_target_unless_asked_otherwise():
+def test_scores_are_taken_inside_the_head_mask_of_the_target_unless_asked_otherwise():
     pred, target, mask = images(4)
     head = foreground_mask(target)
-    scores, whole, given = evaluate(pred, target), evaluate(pred, target, full_fov=True), evaluate(pred, target,
-                                                                                                    mask=mask)
+    default, whole, given = scores(pred, target), scores(pred, target, full_fov=True), scores(pred, target, mask=mask)
     for name, fn in (("psnr", psnr), ("ssim", ssim), ("hfen", hfen), ("nmse", nmse)):
-        assert torch.equal(scores[name], fn(pred, target, mask=head))
+        assert torch.equal(default[name], fn(pred, target, mask=head))
         assert torch.equal(whole[name], fn(pred, target))
         assert torch.equal(given[name], fn(pred, target, mask=mask))
-    assert torch.equal(evaluate(pred, target, data_range=4.0)["psnr"], psnr(pred, target, data_range=4.0, mask=head))
+    assert torch.equal(scores(pred, target, data_range=4.0)["psnr"], psnr(pred, target, data_range=4.0, mask=head))
 
 
 def test_foreground_mask_is_the_filled_largest_region_dilated():

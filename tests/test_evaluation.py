@@ -41,9 +41,9 @@ def test_masked_metrics_ignore_the_air():
     assert torch.isinf(metrics.psnr(noisy_air, target, mask=mask)).all()
     assert metrics.ssim(noisy_air, target, mask=mask).item() == pytest.approx(1.0)
     assert metrics.psnr(noisy_air, target).item() < 30  # the whole field of view sees them
-    scored = metrics.evaluate(noisy_air, target)
+    scored = metrics.scores(noisy_air, target)
     assert torch.isinf(scored["psnr"]).all()
-    assert metrics.evaluate(noisy_air, target, full_fov=True)["psnr"].item() < 30
+    assert metrics.scores(noisy_air, target, full_fov=True)["psnr"].item() < 30
     # inside the head, PSNR is the MSE over the mask's pixels
     error = 0.1 * (r < 10).float()[None]
     expected = 10 * math.log10(1.0 / float((error[mask] ** 2).mean()))

@@ -3,7 +3,7 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from mrilab.metrics import evaluate, hfen, log_kernel, nmse, psnr, ssim, ssim_loss
+from mrilab.metrics import hfen, log_kernel, nmse, psnr, scores, ssim, ssim_loss
 
 
 def pair(seed=0, shape=(3, 64, 64)):
@@ -57,8 +57,8 @@ def test_worse_reconstruction_scores_worse():
     _, target = pair()
     noise = torch.randn_like(target)
     good, bad = target + 0.01 * noise, target + 0.1 * noise
-    for name, value in evaluate(good, target).items():
-        worse = evaluate(bad, target)[name]
+    for name, value in scores(good, target).items():
+        worse = scores(bad, target)[name]
         assert torch.all(worse > value) if name in ("hfen", "nmse") else torch.all(worse < value)
 
 
