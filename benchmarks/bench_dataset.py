@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from mrilab.data import PROFILES, SPLITS, build_dataset
+from mrilab.data import DATASET_PROFILES, SPLITS, build_dataset
 from mrilab.data.brain import load_tissue_volumes
 
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
                            "torch_threads": torch.get_num_threads()},
                "load_seconds": round(time.perf_counter() - start, 3), "profiles": {}}
     for name in ["smoke", "demo"] + (["full"] if args.full else []):
-        profile = PROFILES[name]
+        profile = DATASET_PROFILES[name]
         with tempfile.TemporaryDirectory() as root:
             tic = time.perf_counter()
             directory = build_dataset(name, root=root)

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from common import RESULTS, recipe_settings
 
-from mrilab.data import PROFILES, SliceDataset, build_dataset
+from mrilab.data import DATASET_PROFILES, SliceDataset, build_dataset
 from mrilab.evaluation import evaluate
 from mrilab.recipes import METHODS
 from mrilab.runtime import machine_info
@@ -34,7 +34,7 @@ from mrilab.stats import summarize
 from mrilab.train import TrainConfig, Trainer, parameter_count
 
 #: The ``full`` profile's image size, contrasts and synthesis with a handful of slices (no multi-coil files).
-CHECK_PROFILE = dataclasses.replace(PROFILES["full"], name="full-check", slices=(8, 2, 4, 2),
+CHECK_PROFILE = dataclasses.replace(DATASET_PROFILES["full"], name="full-check", slices=(8, 2, 4, 2),
                                     multicoil_slices=(0, 0, 0, 0))
 
 

@@ -59,7 +59,7 @@ from mrilab.runtime import machine_info  # noqa: E402
 from mrilab.stats import paired, summarize  # noqa: E402
 from mrilab.train import TrainConfig, Trainer, parameter_count  # noqa: E402
 
-#: Image size of each profile's dataset (:data:`mrilab.data.PROFILES`).
+#: Image size of each profile's dataset (:data:`mrilab.data.DATASET_PROFILES`).
 SIZES = {"demo": 128, "full": 256}
 PRECISIONS = ("float32", "bfloat16", "float16")
 SLICE = 256

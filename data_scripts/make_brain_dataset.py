@@ -14,12 +14,12 @@ import time
 
 import torch
 
-from mrilab.data import PROFILES, build_dataset
+from mrilab.data import DATASET_PROFILES, build_dataset
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", choices=tuple(PROFILES), default="demo")
+    parser.add_argument("--profile", choices=tuple(DATASET_PROFILES), default="demo")
     parser.add_argument("--root", default=None, help="cache directory (default: $MRILAB_DATA or ~/.cache/mrilab)")
     parser.add_argument("--force", action="store_true", help="rebuild even if a matching build is cached")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the build is many small FFTs)")

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from mrilab.data import CONTRASTS, PROFILES, SPLITS, build_dataset, split_directory  # noqa: E402
+from mrilab.data import CONTRASTS, DATASET_PROFILES, SPLITS, build_dataset, split_directory  # noqa: E402
 from mrilab.data.hdf5 import open_slice_file  # noqa: E402
 from mrilab.ops import ifft2c  # noqa: E402
 
@@ -46,7 +46,7 @@ def plot_dataset(directory: Path, split: str, n_slices: int):
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", choices=tuple(PROFILES), default="demo")
+    parser.add_argument("--profile", choices=tuple(DATASET_PROFILES), default="demo")
     parser.add_argument("--root", default=None)
     parser.add_argument("--split", choices=SPLITS, default="test")
     parser.add_argument("--slices", type=int, default=4)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+#: The profile names (the dataset of each is :data:`mrilab.data.DATASET_PROFILES`).
 PROFILES = ("smoke", "demo", "full")
 
 

@@ -32,7 +32,7 @@ import sys
 import time
 
 from . import distributed
-from .data import PROFILES, build_dataset
+from .data import DATASET_PROFILES, build_dataset
 from .recipes import METHODS
 from .train import PRECISIONS, execution
 
@@ -44,7 +44,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """Return the parsed command line."""
     parser = argparse.ArgumentParser(prog="python -m mrilab.train_cli", description=__doc__.splitlines()[0])
     parser.add_argument("method", choices=sorted(RECIPES), help="which method's recipe")
-    parser.add_argument("--profile", default="demo", choices=sorted(PROFILES))
+    parser.add_argument("--profile", default="demo", choices=sorted(DATASET_PROFILES))
     parser.add_argument("--runs", type=int, nargs="+", default=None, help="numbers of the runs to train (--list)")
     parser.add_argument("--list", action="store_true", help="print the method's runs with their numbers and stop")
     parser.add_argument("--save", action="store_true", help="write the trained weights to mrilab/weights/<profile>/")

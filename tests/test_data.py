@@ -13,7 +13,7 @@ import torch
 from mrilab.coils import CoilGeometry, random_coil_maps, rss
 from mrilab.data import (
     CONTRASTS,
-    PROFILES,
+    DATASET_PROFILES,
     SPLITS,
     TISSUES,
     SliceDataset,
@@ -91,7 +91,8 @@ def test_build_writes_fastmri_layout(smoke):
                 assert f["slice_positions"].shape == (n,)
                 assert f["slice_subjects"][()].tolist() == [b"mni152"] * n
                 header = f["ismrmrd_header"][()]
-            for coils in PROFILES["smoke"].coils:  # every contrast has multi-coil files, with one set of maps per slice
+            # every contrast has multi-coil files, with one set of maps per slice
+            for coils in DATASET_PROFILES["smoke"].coils:
                 with h5py.File(smoke / f"multicoil_{split}" / f"{contrast}_mc{coils}.h5", "r") as f:
                     n = f["kspace"].shape[0]
                     assert f["kspace"].shape[1:] == (coils, 64, 64) and f["sens_maps"].shape == (n, coils, 64, 64)
@@ -101,7 +102,7 @@ def test_build_writes_fastmri_layout(smoke):
     # one kind of file per folder: fastMRI's SliceDataset globs a folder and expects one challenge in it
     randomised = {s: sum(s in splits for splits in RANDOMISED_FILES.values()) for s in SPLITS}  # broad, shifted
     assert [len(list((smoke / f"singlecoil_{s}").glob("*.h5"))) for s in SPLITS] == [3 + randomised[s] for s in SPLITS]
-    per_split = 3 * len(PROFILES["smoke"].coils)  # every contrast, every coil count
+    per_split = 3 * len(DATASET_PROFILES["smoke"].coils)  # every contrast, every coil count
     assert [len(list((smoke / f"multicoil_{s}").glob("*.h5"))) for s in SPLITS] == [per_split] * len(SPLITS)
     assert not list(smoke.rglob("*.tmp"))
     _check_header_as_fastmri_reads_it(header, 64, 64)
@@ -309,7 +310,7 @@ def test_multicoil_samples(smoke):
 
 
 def test_every_multicoil_slice_has_its_own_coil_array(smoke):
-    profile = PROFILES["smoke"]
+    profile = DATASET_PROFILES["smoke"]
     t1, t2 = (SliceDataset(smoke, "train", c, coils=16, ratios=1.0, target="noisy") for c in ("T1w", "T2w"))
     maps = torch.stack([t1[i]["sens"] for i in range(len(t1))])
     assert torch.allclose((maps.abs() ** 2).sum(1), torch.ones(len(t1), 64, 64), atol=1e-5)

@@ -1,7 +1,8 @@
 """The book's data: the embedded MNI152-based brain dataset, a procedural phantom, fastMRI/IXI converters, datasets.
 
-* :func:`build_dataset` / :data:`PROFILES`: synthesise T1w/T2w/PDw (single- and multi-coil) slices into HDF5 files
-  in fastMRI's layout, cached under :func:`default_root` (see :mod:`mrilab.data.brain` for the physics);
+* :func:`build_dataset` / :data:`DATASET_PROFILES` (the dataset's size in each profile): synthesise T1w/T2w/PDw
+  (single- and multi-coil) slices into HDF5 files in fastMRI's layout, cached under :func:`default_root` (see
+  :mod:`mrilab.data.brain` for the physics);
 * :class:`SliceDataset`, :class:`NoisyKSpace`, :func:`collate`, :func:`as_batch`: undersampled samples for training
   and evaluation, with fastMRI-style transforms (:class:`CoilCompress`, :class:`EstimateSensitivities`,
   :class:`Normalise`, :class:`Compose`; :mod:`mrilab.data.transforms`);
@@ -13,8 +14,8 @@
 from .batching import as_batch, collate, to_device
 from .brain import CONTRASTS, TISSUES, spin_echo_signal, synthesize_slice
 from .build import (
+                    DATASET_PROFILES,
                     OOD_ORIENTATIONS,
-                    PROFILES,
                     REAL_SPLIT,
                     SPLITS,
                     Profile,
@@ -33,6 +34,7 @@ from .transforms import CoilCompress, Compose, EstimateSensitivities, Normalise
 __all__ = [
     "CONTRASTS",
     "CoilCompress",
+    "DATASET_PROFILES",
     "Compose",
     "EstimateSensitivities",
     "MASK_KINDS",
@@ -40,7 +42,6 @@ __all__ = [
     "OOD_ORIENTATIONS",
     "NoisyKSpace",
     "Normalise",
-    "PROFILES",
     "REAL_SPLIT",
     "SPLITS",
     "TISSUES",

@@ -114,7 +114,9 @@ class Profile:
         return min(counts[SPLITS.index(check_split(split))], self.slices[SPLITS.index(split)])
 
 
-PROFILES: dict[str, Profile] = {
+#: The dataset of each profile (its image size and slice counts); the profile names themselves are
+#: :data:`mrilab.runtime.PROFILES`.
+DATASET_PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", 64, slices=(16, 4, 4, 4), multicoil_slices=(16, 4, 4, 4)),
     "demo": Profile("demo", 128, slices=(320, 24, 24, 24), multicoil_slices=(96, 24, 24, 24)),
     "full": Profile("full", 256, slices=(1500, 96, 96, 96), multicoil_slices=(200, 48, 48, 48)),
@@ -136,12 +138,12 @@ def check_contrast(contrast: str) -> str:
 
 
 def dataset_profile(profile: str | Profile) -> Profile:
-    """Return ``profile`` if it is a :class:`Profile`, else the profile of that name in :data:`PROFILES`."""
+    """Return ``profile`` if it is a :class:`Profile`, else the profile of that name in :data:`DATASET_PROFILES`."""
     if isinstance(profile, Profile):
         return profile
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {tuple(PROFILES)} or a Profile, got {profile!r}")
-    return PROFILES[profile]
+    if profile not in DATASET_PROFILES:
+        raise ValueError(f"profile must be one of {tuple(DATASET_PROFILES)} or a Profile, got {profile!r}")
+    return DATASET_PROFILES[profile]
 
 
 def default_root() -> Path:

@@ -32,7 +32,7 @@ import torch
 from .._checks import check_ratio
 from ..masks import MASK_KINDS, mask_from_name
 from ..ops import ifft2c
-from .build import PROFILES, SPLITS, Profile, build_dataset, check_split, dataset_profile, split_directory
+from .build import DATASET_PROFILES, SPLITS, Profile, build_dataset, check_split, dataset_profile, split_directory
 from .hdf5 import open_slice_file, require_key
 from .transforms import as_transform
 
@@ -371,7 +371,7 @@ def _plain(value: object) -> object:
 
 
 def _resolve_directory(root_or_profile: str | os.PathLike | Profile, root: str | os.PathLike | None) -> Path:
-    if isinstance(root_or_profile, Profile) or root_or_profile in PROFILES:
+    if isinstance(root_or_profile, Profile) or root_or_profile in DATASET_PROFILES:
         return build_dataset(dataset_profile(root_or_profile), root=root)
     directory = Path(root_or_profile)
     if not directory.is_dir():
