@@ -61,7 +61,7 @@ def evaluate(reconstructor: Callable[[dict], torch.Tensor] | nn.Module, dataset:
     return rows
 
 
-def noisy_reference(dataset: torch.utils.data.Dataset) -> Callable[[dict], torch.Tensor]:
+def fully_sampled_ceiling(dataset: torch.utils.data.Dataset) -> Callable[[dict], torch.Tensor]:
     """``batch -> the noisy fully sampled images`` of ``dataset`` (a :class:`~mrilab.data.SliceDataset`).
 
     Scored against the clean target, this is the *ceiling* of a results table: what the measurements allow without

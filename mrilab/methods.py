@@ -24,7 +24,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from .evaluation import noisy_reference
+from .evaluation import fully_sampled_ceiling
 from .recipes import RECIPES, Recipe
 from .recipes.classical import CLASSICAL_METHODS, ifr_cs_parameters, ifr_cs_reconstructor, tuned
 from .tasks import TASKS, Task, get_task
@@ -136,7 +136,7 @@ class IFRCS:
 
 @dataclass(frozen=True)
 class Ceiling:
-    """The noisy fully sampled image (:func:`mrilab.evaluation.noisy_reference`), on every task."""
+    """The noisy fully sampled image (:func:`mrilab.evaluation.fully_sampled_ceiling`), on every task."""
 
     name: str = "Fully sampled, noisy (ceiling)"
     oracle: bool = False
@@ -148,7 +148,7 @@ class Ceiling:
     def build(self, profile: str, task: Task, ratio: float, *, dataset: torch.utils.data.Dataset,
               device: str = "cpu") -> Reconstructor:
         """Return the reconstructor of ``task`` at ``ratio``."""
-        return noisy_reference(dataset)
+        return fully_sampled_ceiling(dataset)
 
     def parameters(self, reconstructor: Reconstructor) -> int:
         """Return the trainable parameters of ``reconstructor``."""

@@ -9,7 +9,7 @@ from scipy import stats as scipy_stats
 
 from mrilab import metrics, stats
 from mrilab.data import SliceDataset
-from mrilab.evaluation import evaluate, noisy_reference
+from mrilab.evaluation import evaluate, fully_sampled_ceiling
 from mrilab.results import find_row, results_row, slice_rows, table
 
 
@@ -124,7 +124,7 @@ def test_clean_target_is_stored_read_and_scored(smoke_dataset_root):
     a, b = clean[0], noisy[0]
     assert torch.equal(a["kspace"], b["kspace"]) and not torch.equal(a["target"], b["target"])
     assert torch.equal(clean.fully_sampled(0), b["target"])
-    ceiling = evaluate(noisy_reference(clean), clean, device="cpu")
+    ceiling = evaluate(fully_sampled_ceiling(clean), clean, device="cpu")
     perfect = evaluate(lambda batch: batch["target"], clean, device="cpu")
     assert all(math.isinf(r["psnr"]) for r in perfect)
     assert all(30 < r["psnr"] < 60 for r in ceiling)
