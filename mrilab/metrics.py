@@ -2,7 +2,7 @@
 
 Inputs are ``(H, W)``, ``(B, H, W)`` or ``(B, 1, H, W)``, real or complex (complex inputs are reduced to their
 magnitude). Every function returns one value per slice, a tensor ``(B,)``. The data range is the maximum of the
-*reference* slice unless ``data_range`` is given (fastMRI passes the volume maximum).
+*target* slice unless ``data_range`` is given (fastMRI passes the volume maximum).
 
 * PSNR ``= 10 log10(data_range^2 / MSE)``;
 * SSIM with the 7x7 uniform window, ``K1 = 0.01``, ``K2 = 0.03`` and the sample covariance, averaged over the
@@ -14,7 +14,7 @@ magnitude). Every function returns one value per slice, a tensor ``(B,)``. The d
 Where a score is taken. fastMRI scores the whole field of view, where the air around the head adds easy pixels
 and SSIM windows of pure noise. The book's default protocol scores inside a **foreground (head) mask** instead. The
 PC-RNN paper (Chen et al. 2022, Sec. IV-B) thresholds the root-sum-of-squares of the coil sensitivities; ours cover
-the whole field of view, so :func:`foreground_mask` thresholds the magnitude of the *clean* reference instead, fills
+the whole field of view, so :func:`foreground_mask` thresholds the magnitude of the *clean* target instead, fills
 holes and dilates a little. With a mask, PSNR and NMSE sum over its pixels, SSIM averages the windows whose centre
 lies in it, and HFEN measures the Laplacian-of-Gaussian error over its pixels; ``mask=None`` (``full_fov=True`` in
 :func:`scores`) gives fastMRI's whole-image numbers.
@@ -77,7 +77,7 @@ def foreground_mask(image: torch.Tensor, *, threshold: float = 0.05, dilation: i
     The head is where ``|image|`` (Gaussian-smoothed by ``smoothing`` pixels) is above ``threshold`` times its
     maximum: the largest connected region, holes filled, dilated by ``dilation`` pixels.
 
-    Pass the clean reference (or, for real data, the fully sampled image): the mask is part of the scoring protocol,
+    Pass the clean target (or, for real data, the fully sampled image): the mask is part of the scoring protocol,
     so it must not depend on the reconstruction being scored.
     """
     magnitude = _as_batch("image", image).detach().cpu().double().numpy()
@@ -155,7 +155,7 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, *, data_range: float | torch.
 
 
 def ssim_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``1 - SSIM`` averaged over the batch, with the data range of each (detached) reference slice."""
+    """``1 - SSIM`` averaged over the batch, with the data range of each (detached) target slice."""
     return 1.0 - ssim(pred, target, data_range=_data_range(_as_batch("target", target), None).detach()).mean()
 
 

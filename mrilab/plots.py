@@ -108,9 +108,9 @@ def reconstruction_grid(reconstructions: dict, target: torch.Tensor, *, size: fl
     """
     from . import metrics
 
-    reference = torch.as_tensor(to_numpy_image(target))
-    head = metrics.foreground_mask(reference)[0]
-    errors = {name: (torch.as_tensor(to_numpy_image(x)) - reference).abs() for name, x in reconstructions.items()}
+    clean = torch.as_tensor(to_numpy_image(target))
+    head = metrics.foreground_mask(clean)[0]
+    errors = {name: (torch.as_tensor(to_numpy_image(x)) - clean).abs() for name, x in reconstructions.items()}
     scale = float(np.percentile(torch.cat([e[head] for e in errors.values()]).numpy(), percentile))
     n = len(reconstructions)
     bar, labels = 0.12, 0.8  # inches: the colour bar, and its ticks and label
@@ -118,9 +118,9 @@ def reconstruction_grid(reconstructions: dict, target: torch.Tensor, *, size: fl
     # the colour bar has a column of its own, so the error maps line up with the reconstructions above them
     fig, axes = plt.subplots(2, n + 1, figsize=(size * n + bar + labels, 2 * size + 0.6), squeeze=False,
                              gridspec_kw={"width_ratios": [1] * n + [bar / size]})
-    vmax = float(reference.max())
+    vmax = float(clean.max())
     for k, (name, x) in enumerate(reconstructions.items()):
-        db = float(metrics.psnr(torch.as_tensor(to_numpy_image(x)), reference, mask=head))
+        db = float(metrics.psnr(torch.as_tensor(to_numpy_image(x)), clean, mask=head))
         axes[0, k].imshow(to_numpy_image(x), cmap="gray", vmin=0, vmax=vmax)
         axes[0, k].set_title(f"{name}\n{db:.2f} dB", fontsize=TITLE_SIZE)
         image = axes[1, k].imshow(errors[name].numpy(), cmap="magma", vmin=0, vmax=scale)

@@ -196,11 +196,13 @@ def test_ifr_ablations_name_what_they_follow_and_compare_like_with_like():
     variants = ifr_net.variants("demo")
     assert all(ifr_net.follows(v) for v in variants)  # a table, a figure or a file of the released code
     assert ifr_net.follows("N_s = 3") == "Fig. 6"
-    # the wider random-initialised model is compared with the random-initialised one of the reference's width
+    # the wider random-initialised model is compared with the random-initialised one of the default width
     assert ifr_net.baseline("L = 16 (random init)") == "random init"
     wide, base = variants["L = 16 (random init)"], variants[ifr_net.baseline("L = 16 (random init)")]
     assert wide["init"] == base["init"] == "random" and {k for k in wide if wide[k] != base.get(k)} == {"n_filters"}
-    assert all(ifr_net.baseline(v) == "reference" for v in variants if v != "L = 16 (random init)")
+    assert all(ifr_net.baseline(v) == ifr_net.DEFAULT_VARIANT for v in variants if v != "L = 16 (random init)")
+    # the default model's label names its committed runs and results rows (ablation_reference_<seed>)
+    assert ifr_net.DEFAULT_VARIANT == "reference" and variants[ifr_net.DEFAULT_VARIANT] == {}
     # a variant and its baseline have the same seeds, so that they are paired seed by seed
     assert all(ifr_net.seeds("demo", v) == ifr_net.seeds("demo", ifr_net.baseline(v)) for v in ifr_net.SEEDED)
     # the released code's choices, alone and together

@@ -5,9 +5,9 @@ three places where the authors' released code departs from the paper's text).
 
 Interface of every recipe module (:mod:`mrilab.recipes`): :data:`NAME`, :data:`METHOD`, :data:`MODEL`,
 :data:`MASK` (the main experiment's mask), :data:`SETTINGS`, :func:`trainer`, :func:`train`, :func:`trained`,
-:func:`runs`; plus :data:`PATTERNS` (Table V), :data:`ABLATIONS` (the variants, with :func:`baseline` and
-:func:`follows`), :func:`ablation`, and :func:`recipe` (a schedule's overrides, the candidates of the demo
-selection in :mod:`mrilab.selection`).
+:func:`runs`; plus :data:`PATTERNS` (Table V), :data:`ABLATIONS` (the variants, :data:`DEFAULT_VARIANT` the
+unchanged model, with :func:`baseline` and :func:`follows`), :func:`ablation`, and :func:`recipe` (a schedule's
+overrides, the candidates of the demo selection in :mod:`mrilab.selection`).
 """
 
 from __future__ import annotations
@@ -52,13 +52,18 @@ SETTINGS = {
              "ablation": {"steps": 10000, "seeds": (0, 1, 2), "stages": (1, 3, 5, 9)}, "ablation_ratio": 0.4},
 }  # fmt: skip
 
-#: The ablation variants: name → overrides of the profile's model. ``reference`` is the profile's model itself,
-#: trained from scratch with the ablation schedule, so that every variant is compared with a model trained the
-#: same way. The stage sweep adds ``N_s = s`` for every ``s`` of ``SETTINGS[profile]["ablation"]["stages"]``.
-#: The variants marked "(code)" follow the authors' released code (``yqx7150/IFR-Net-Code``) where it departs
-#: from the paper's text, which the reference follows (:data:`FOLLOWS` names the file).
+#: The ablation variant that is the profile's model unchanged, trained from scratch with the ablation schedule, so
+#: that every other variant is compared with a model trained the same way. Its label ``"reference"`` names its runs
+#: (``ablation_reference_<seed>``, and so the committed weights) and its rows in the committed results, so it is kept;
+#: it has nothing to do with a task's reference contrast (the models' ``reference=`` input).
+DEFAULT_VARIANT = "reference"
+
+#: The ablation variants: name → overrides of the profile's model (:data:`DEFAULT_VARIANT` overrides nothing). The
+#: stage sweep adds ``N_s = s`` for every ``s`` of ``SETTINGS[profile]["ablation"]["stages"]``. The variants marked
+#: "(code)" follow the authors' released code (``yqx7150/IFR-Net-Code``) where it departs from the paper's text,
+#: which the default model follows (:data:`FOLLOWS` names the file).
 ABLATIONS = {
-    "reference": {},
+    DEFAULT_VARIANT: {},
     "K = 3 blocks": {"n_blocks": 3},
     "random init": {"init": "random"},
     "L = 16 (random init)": {"n_filters": 16, "init": "random"},
@@ -72,7 +77,7 @@ ABLATIONS = {
 
 #: What each variant follows: the paper's table or figure, or the file of the authors' released code.
 FOLLOWS = {
-    "reference": "the paper's text (eqs. 5–13)",
+    DEFAULT_VARIANT: "the paper's text (eqs. 5–13)",
     "K = 3 blocks": "Table II",
     "random init": "Table IX",
     "L = 16 (random init)": "Table III",
@@ -84,8 +89,8 @@ FOLLOWS = {
     "all three (code)": "code: the three above",
 }
 
-#: The variant each ablation is compared with, where it is not ``reference``: the wider random-initialised model
-#: against the random-initialised one of the reference's width, so that its row measures the width alone.
+#: The variant each ablation is compared with, where it is not :data:`DEFAULT_VARIANT`: the wider random-initialised
+#: model against the random-initialised one of the default width, so that its row measures the width alone.
 BASELINES = {"L = 16 (random init)": "random init"}
 
 #: Validation slices whose loss (eq. 12) the trainer records every 25 steps (the paper's Fig. 10).
@@ -93,8 +98,8 @@ VALIDATION_SLICES = 4
 
 #: Variants trained with every seed of the profile (their claims rest on differences of tenths of a dB), and the
 #: baselines they are compared with.
-SEEDED = ("reference", "random init", "L = 16 (random init)", "no refinement", "T of x (code)", "flat blur (code)",
-          "S_PLF per filter (code)", "all three (code)")
+SEEDED = (DEFAULT_VARIANT, "random init", "L = 16 (random init)", "no refinement", "T of x (code)",
+          "flat blur (code)", "S_PLF per filter (code)", "all three (code)")
 
 
 def variants(profile: str) -> dict[str, dict]:
@@ -104,8 +109,8 @@ def variants(profile: str) -> dict[str, dict]:
 
 
 def baseline(variant: str) -> str:
-    """Return the ablation variant ``variant`` is compared with (:data:`BASELINES`, else ``"reference"``)."""
-    return BASELINES.get(variant, "reference")
+    """Return the ablation variant ``variant`` is compared with (:data:`BASELINES`, else :data:`DEFAULT_VARIANT`)."""
+    return BASELINES.get(variant, DEFAULT_VARIANT)
 
 
 def follows(variant: str) -> str:
