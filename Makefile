@@ -117,10 +117,10 @@ train: data
 # choose the training distribution (on the shifted validation set), the demo training recipes, the classical
 # baselines' λ and IFR-CS's λ and V on the validation split; rewrite their records in mrilab/records/
 select: data
-	$(PY) benchmarks/select_training_data.py --profile demo
-	$(PY) benchmarks/select_recipe.py --profile demo
-	$(PY) benchmarks/tune_classical.py --profile demo
-	$(PY) benchmarks/tune_ifr_cs.py --profile demo
+	$(PY) selection/select_training_data.py --profile demo
+	$(PY) selection/select_recipe.py --profile demo
+	$(PY) selection/tune_classical.py --profile demo
+	$(PY) selection/tune_ifr_cs.py --profile demo
 
 # the classroom edition: student notebooks (classroom/), the student web edition (_build/html-student) and the
 # teacher edition with every check and otter's autograder per chapter (_build/classroom/teacher)

@@ -6,7 +6,7 @@ rerun: every candidate is trained and scored on the **validation** split (never 
 the validation numbers. The record — candidates, scores, training times, the choice, the seed spread and the
 machine — is written to ``mrilab/records/selection_{profile}_{method}.json``, where the chapters read and show it.
 
-    python benchmarks/select_recipe.py --profile demo            # every method, minutes each on 2 cores
+    python selection/select_recipe.py --profile demo            # every method, minutes each on 2 cores
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def load_record(method: str, profile: str = "demo") -> dict:
     """Return the committed selection record of ``method`` (a key of :data:`CANDIDATES`) in ``profile``."""
     path = record_path(method, profile)
     if not path.exists():
-        raise FileNotFoundError(f"no selection record {path}; run `python benchmarks/select_recipe.py "
+        raise FileNotFoundError(f"no selection record {path}; run `python selection/select_recipe.py "
                                 f"--profile {profile} --method {method}`")
     return json.loads(path.read_text())
 

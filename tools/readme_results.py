@@ -15,7 +15,7 @@ and ``<!-- end verdicts -->`` the paired verdicts that the block-level statistic
 (``benchmarks/results/verdict_changes.json``, ``tools/verdict_changes.py``). A block between ``<!-- transfer -->``
 and ``<!-- end transfer -->`` holds every network's margin over TV, trained on the narrow and on the broad
 distribution, in distribution, on the shifted validation set and on the real scans
-(``benchmarks/results/transfer.json``, ``benchmarks/transfer.py``). A block between ``<!-- tasks -->`` and
+(``benchmarks/results/transfer.json``, ``transfer/transfer.py``). A block between ``<!-- tasks -->`` and
 ``<!-- end tasks -->`` lists the book's tasks and the registry's methods of each (:mod:`mrilab.methods`).
 """
 
@@ -162,7 +162,7 @@ def transfer_table(report: dict) -> str:
     """Per network and ratio, the margin over TV before, trained narrow and trained broad, in each place (with CIs).
 
     *Before* is :data:`TRANSFER_BEFORE` (the models committed before the broad data and the scale normalisation,
-    ``benchmarks/transfer_before.py``), where it has the network and ratio.
+    ``transfer/transfer_before.py``), where it has the network and ratio.
     """
     before = {(e["network"].split(" (")[0], e["ratio"]): e["places"]
               for e in json.loads(TRANSFER_BEFORE.read_text())["entries"]} if TRANSFER_BEFORE.exists() else {}
@@ -182,8 +182,8 @@ def transfer_table(report: dict) -> str:
     machine = report["machine"]
     return (f"Paired PSNR difference to TV (dB, 95 % CI over blocks; an interval that holds zero is not resolved), "
             f"1-D random Cartesian masks; in distribution = T1w test split, shifted = the shifted validation set, "
-            f"real = the real-scan test set. `benchmarks/transfer.py`, {report['written']}, {machine['cpu_count']} "
-            f"CPU cores, torch {machine['torch']}; *before* from `benchmarks/transfer_before.py`. The recipes train on "
+            f"real = the real-scan test set. `transfer/transfer.py`, {report['written']}, {machine['cpu_count']} "
+            f"CPU cores, torch {machine['torch']}; *before* from `transfer/transfer_before.py`. The recipes train on "
             f"the {'narrow' if report['training_data']['chosen'] == report['training_data']['narrow'] else 'broad'} "
             f"distribution; the other column is their twins.\n\n"
             + "\n".join(lines) + "\n")

@@ -283,11 +283,11 @@ def check_lambda_record(profile: str, *, tolerance_db: float = 0.01, device: str
 
     A missing record, one made with other grids, iterations or tuning slices, a setting of :data:`LAMBDA_SETTINGS`
     it lacks, or a recorded PSNR that the chosen λ no longer reproduces to ``tolerance_db`` is a problem: rerun
-    ``python benchmarks/tune_classical.py --profile PROFILE`` (``make select``).
+    ``python selection/tune_classical.py --profile PROFILE`` (``make select``).
     """
     path = lambda_record_path(profile)
     if not path.exists():
-        return [f"no λ record {path}: run `python benchmarks/tune_classical.py --profile {profile}`"]
+        return [f"no λ record {path}: run `python selection/tune_classical.py --profile {profile}`"]
     record = json.loads(path.read_text())
     if record["settings"] != _lambda_settings(profile):
         return [f"{path} was tuned with other settings than LAMBDA_GRID/CLASSICAL[{profile!r}]: tune again"]

@@ -2,13 +2,13 @@
 
     git worktree add ../mrilab-before b71d362        # main before the real-scan issue
     make data                                          # this checkout's dataset (real and shifted files)
-    PYTHONPATH=../mrilab-before MRILAB_DATA=../mrilab-before/data python benchmarks/transfer_before.py \\
+    PYTHONPATH=../mrilab-before MRILAB_DATA=../mrilab-before/data python transfer/transfer_before.py \\
         --data data/demo --out benchmarks/results/transfer_before.json
 
 The older package, its committed weights and its dataset are imported from ``PYTHONPATH``; the test files are read
 from ``--data`` (a built profile of this checkout). The older code knows no ``real`` split, so its split check is
 widened and the real split takes the mask seed this checkout gives it. Same networks, ratios, λ rule and places as
-``benchmarks/transfer.py``.
+``transfer/transfer.py``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Every trained network's margin over TV, trained on the narrow and on the broad distribution, in three places.
 
-    python benchmarks/transfer.py --profile demo      # about 5 minutes on 2 cores, from the committed weights
+    python transfer/transfer.py --profile demo      # about 5 minutes on 2 cores, from the committed weights
 
 For ISTA-Net+ (its 10, 20 and 30 % models), CGPD-CSNet (the multi-ratio model at 10, 20 and 30 %) and IFR-Net (its
 Cartesian 25 % model), each trained on the narrow (mrilab.recipes.common.NARROW) and on the broad distribution (BROAD;
@@ -15,8 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-
-from common import RESULTS
+from pathlib import Path
 
 from mrilab import stats
 from mrilab.data import SliceDataset
@@ -27,6 +26,8 @@ from mrilab.recipes.common import BROAD, NARROW, TRAINING_DATA, TWIN_RATIOS
 from mrilab.runtime import machine_info
 from mrilab.tasks import single_coil_task
 
+#: Where the record goes (beside the speed measurements, where tools/readme_results.py reads it).
+RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 #: ``{name: (split, file)}`` of the three places a margin is measured.
 PLACES = {"in distribution": ("test", "T1w"), "shifted": ("val", "shifted"), "real": ("real", "real")}
 MASK = "cartesian"

@@ -1,6 +1,6 @@
 """Choose the training distribution on the validation splits and commit the record (see mrilab.selection).
 
-    python benchmarks/select_training_data.py --profile demo
+    python selection/select_training_data.py --profile demo
 
 Trains the proxy models (ISTA-Net+ at 10 %, the ablation-size CGPD-CSNet at 10 and 30 %) on the narrow (T1w),
 broad (domain-randomised) and mixed training slices, scores them on the T1w and the shifted validation sets, applies

@@ -1,6 +1,6 @@
 """Choose IFR-CS's λ and V on the validation split for every setting the IFR chapters use; commit the record.
 
-    python benchmarks/tune_ifr_cs.py --profile demo        # writes mrilab/records/ifr_cs_demo.json
+    python selection/tune_ifr_cs.py --profile demo        # writes mrilab/records/ifr_cs_demo.json
 
 See :func:`mrilab.recipes.classical.tune_ifr_cs` for the rule.
 """

@@ -1,6 +1,6 @@
 """Choose the demo training recipes on the validation split and commit the record (see mrilab.selection).
 
-    python benchmarks/select_recipe.py --profile demo [--method ista_net] [--method cgpd_csnet] [--method ifr_net]
+    python selection/select_recipe.py --profile demo [--method ista_net] [--method cgpd_csnet] [--method ifr_net]
 
 Trains every candidate schedule (finished runs in $MRILAB_RUNS are reused, and so are committed weights whose recipe
 matches), scores it on validation (IFR-Net on its pseudo-radial masks), applies the rule, retrains the choice with

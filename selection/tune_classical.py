@@ -1,7 +1,7 @@
 """Choose FISTA-wavelet's and TV's λ on the validation split for every task and ratio they serve; commit the record.
 
-    python benchmarks/tune_classical.py --profile demo            # tunes the settings the record lacks
-    python benchmarks/tune_classical.py --profile demo --retune   # tunes every setting again
+    python selection/tune_classical.py --profile demo            # tunes the settings the record lacks
+    python selection/tune_classical.py --profile demo --retune   # tunes every setting again
 
 See :func:`mrilab.recipes.classical.write_lambda_record` for the rule and :data:`LAMBDA_SETTINGS` for the settings.
 """
