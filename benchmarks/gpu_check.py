@@ -169,12 +169,12 @@ def retraining(device: torch.device, runs: Path, profile: str = "demo") -> dict:
     ratio = ista_net.RATIOS[0]
     os.environ["MRILAB_RUNS"] = str(runs)  # a fresh folder: no checkpoint to resume
     trainer = ista_net.trainer(profile, ratio)  # its TrainConfig.device is "auto": CUDA when there is one
-    if trainer.start_from is not None or committed(trainer) is None:
-        raise RuntimeError(f"{trainer.run}: expected a committed model trained from scratch with this recipe")
+    if trainer.run.start_from is not None or committed(trainer) is None:
+        raise RuntimeError(f"{trainer.run.name}: expected a committed model trained from scratch with this recipe")
     tic = time.perf_counter()
     trainer.fit(progress=False)
     seconds = time.perf_counter() - tic
-    committed_model, manifest = load_committed(profile, ista_net.METHOD, trainer.run)
+    committed_model, manifest = load_committed(profile, ista_net.METHOD, trainer.run.name)
     test = SliceDataset(profile, "test", "T1w", mask=ista_net.MASK, ratios=(ratio,))
     gpu_rows = evaluate(trainer.model, test, device=str(device))
     cpu_rows = evaluate(committed_model, test, device=str(device))
@@ -182,7 +182,7 @@ def retraining(device: torch.device, runs: Path, profile: str = "demo") -> dict:
                      contrast="T1w")
     comparison = paired(gpu_rows, cpu_rows)
     return {
-        "run": trainer.run, "steps": trainer.step, "train_seconds": round(seconds, 1),
+        "run": trainer.run.name, "steps": trainer.step, "train_seconds": round(seconds, 1),
         "committed_train_seconds": manifest["seconds"], "committed_machine": manifest["machine"],
         "final_loss": trainer.history["loss"][-1], "committed_final_loss": manifest["history"]["loss"][-1],
         "psnr_gpu_trained": summarize(gpu_rows, metrics=("psnr",))["psnr_mean"],

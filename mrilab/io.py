@@ -1,4 +1,10 @@
-"""Atomic file writes: a reader never sees a half-written file, and a failed write leaves the old one in place."""
+"""Files: atomic writes, and the one reader of weights files.
+
+* :func:`atomic_path` / :func:`atomic_write`: a reader never sees a half-written file, and a failed write leaves the
+  old one in place;
+* :func:`load_weights`: every file of tensors the package reads back (the trainer's checkpoints, the committed
+  weights) is read here, with ``weights_only=True``, so that no such file can run code when it is loaded.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+import torch
 
 
 @contextlib.contextmanager
@@ -38,3 +46,16 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data.encode() if isinstance(data, str) else data)
     return Path(path)
+
+
+def load_weights(path: str | os.PathLike, map_location: object = "cpu") -> object:
+    """Read a file written by ``torch.save`` with ``weights_only=True`` (tensors and plain values only).
+
+    Used for the trainer's checkpoints (:func:`mrilab.train.load_checkpoint`) and the committed weights
+    (:mod:`mrilab.recipes.common`); ``map_location`` is that of :func:`torch.load` (the CPU by default). Raises
+    ``FileNotFoundError`` naming ``path`` when it does not exist.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    return torch.load(path, map_location=map_location, weights_only=True)

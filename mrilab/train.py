@@ -6,7 +6,8 @@
   an uninterrupted run sees, and reaches the same weights on the CPU.
 * **Checkpoints** are self-describing dictionaries (model name, model config, weights, optimiser state, step,
   training config, history), written atomically every ``checkpoint_every`` steps and at the end, and loadable with
-  ``torch.load(..., weights_only=True)``; :func:`load_model` rebuilds the model in one call.
+  ``torch.load(..., weights_only=True)`` (:func:`mrilab.io.load_weights`); :func:`load_model` rebuilds the model in
+  one call.
 * **Loss.** A model's own ``training_loss(batch)`` (the paper's loss) when it has one, otherwise the ℓ1 distance
   between the complex reconstruction and the target.
 * **Precision.** ``precision="bfloat16"`` or ``"float16"`` runs the loss under :func:`torch.autocast` (float16 with a
@@ -19,6 +20,8 @@
   computes its share of each global batch, ``DistributedDataParallel`` averages the gradients, the logged loss is
   the mean over processes, and only rank 0 writes checkpoints, histories and plots; resuming reads rank 0's
   checkpoint on every process.
+* **Which run.** A trainer built by a recipe (:mod:`mrilab.recipes`) carries a :class:`Run`: the profile, method,
+  name and recipe that name its folder and its committed weights, and what a warm-started run starts from.
 * **How to run, not what to train.** :func:`execution` sets options that change how a run is executed but not what
   it learns (device, precision, compile, checkpoint and log cadence, a longer or shorter schedule) for every
   trainer built inside it, so that a command line can apply them to the trainers the recipes build.
@@ -42,7 +45,7 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .data.batching import collate, to_device
-from .io import atomic_path, atomic_write
+from .io import atomic_path, atomic_write, load_weights
 from .models.base import check_values, reconstruct
 from .models.registry import build_model
 from .runtime import resolve_device
@@ -115,6 +118,24 @@ def execution(**options: object) -> Iterator[None]:
         _execution = outer
 
 
+@dataclass(frozen=True)
+class Run:
+    """Which run of a recipe a :class:`Trainer` trains (``Trainer(..., run=Run(...))``; recipes build it).
+
+    ``name`` is ``<prefix>-<hash of recipe>`` (:func:`mrilab.recipes.common.run_name`), the folder of the run in
+    ``runs_dir(profile, method, name)`` and the file name of its committed weights; ``recipe`` is the dict whose hash
+    a committed model must match. ``start_from`` says which trained model a run of a warm-started series starts from,
+    in the recipe module's terms (ISTA-Net+: a ratio; IFR-Net: ``(mask, ratio)``), and is ``None`` for a run trained
+    from scratch.
+    """
+
+    profile: str
+    method: str
+    name: str
+    recipe: dict
+    start_from: object = None
+
+
 class _Loss(nn.Module):
     """The loss of a batch as a module, so that DDP and ``torch.compile`` wrap the whole of it."""
 
@@ -143,7 +164,8 @@ class Trainer:
 
     ``dataset`` follows the book's contract: ``dataset[(index, draw)]`` returns a sample dict with a mask drawn for
     that ``draw``. If ``out_dir`` holds a checkpoint of the same model and training config (``steps`` may grow),
-    :meth:`fit` resumes from it.
+    :meth:`fit` resumes from it. ``run`` (a :class:`Run`, ``None`` for a trainer built by hand) says which recipe run
+    this is; :mod:`mrilab.recipes.common` reads it to find, load and export the run's committed weights.
     """
 
     def __init__(
@@ -155,6 +177,7 @@ class Trainer:
         *,
         loss_fn: Callable[[nn.Module, dict], torch.Tensor] | None = None,
         validation: torch.utils.data.Dataset | None = None,
+        run: Run | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -181,6 +204,7 @@ class Trainer:
         if self.config.validate_every and (validation is None or len(validation) == 0):
             raise ValueError("validate_every > 0 needs a non-empty validation dataset (Trainer(validation=...))")
         self.validation = validation
+        self.run = run
         self.step = 0
         self.history: dict = {"step": [], "loss": [], "lr": [], "seconds": 0.0}
         if self.config.validate_every:
@@ -340,11 +364,9 @@ class Trainer:
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """Read a checkpoint written by :class:`Trainer` (``weights_only=True``) and check its format."""
+    """Read a checkpoint written by :class:`Trainer` (:func:`mrilab.io.load_weights`) and check its format."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    state = torch.load(path, map_location=map_location, weights_only=True)
+    state = load_weights(path, map_location)
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not an mrilab checkpoint (expected format {CHECKPOINT_FORMAT!r})")
     return state

@@ -72,9 +72,9 @@ def test_noisy_kspace_is_seeded_masked_and_scaled():
 def test_ista_net_series_warm_starts_from_the_lower_ratio(runs):
     ISTA_NET = ista_net.SETTINGS
     trainer = ista_net.trainer("smoke", 0.2)
-    assert trainer.start_from == 0.1 and trainer.config.steps == ISTA_NET["smoke"]["train"]["steps"]
+    assert trainer.run.start_from == 0.1 and trainer.config.steps == ISTA_NET["smoke"]["train"]["steps"]
     first = ista_net.trainer("smoke", 0.1)
-    assert first.start_from is None and first.config.steps == ISTA_NET["smoke"]["first_steps"]
+    assert first.run.start_from is None and first.config.steps == ISTA_NET["smoke"]["first_steps"]
     model, history = ista_net.train("smoke", 0.2, progress=False)
     first_runs = (runs / "smoke" / "ista_net").glob(f"{common.TRAINING_DATA}_cartesian_10-*/checkpoint.pt")
     assert len(list(first_runs)) == 1  # trained first
@@ -149,7 +149,7 @@ def test_every_method_has_the_same_interface():
         for function in ("trainer", "train", "trained", "runs", "run_steps"):
             assert callable(getattr(module, function)), (name, function)
         runs = module.runs("demo")
-        names = {module.trainer("demo", **options).run for options in runs}
+        names = {module.trainer("demo", **options).run.name for options in runs}
         assert len(names) == len(runs)  # every run of the chapters has its own directory and weights
 
 
@@ -158,9 +158,9 @@ def test_committed_weights_load_when_the_recipe_hash_matches_and_train_otherwise
     trainer = cgpd_csnet.trainer("smoke", "multi", ratios=(0.1,), steps=1)
     assert common.committed(trainer) is None
     common.fit(trainer, progress=False, save=True)  # trains, then writes weights and manifest
-    path = common.weights_path("smoke", "cgpd_csnet", trainer.run)
+    path = common.weights_path("smoke", "cgpd_csnet", trainer.run.name)
     manifest = json.loads(path.with_suffix(".json").read_text())
-    assert manifest["hash"] == common.recipe_hash(trainer.recipe) and manifest["steps"] == 1
+    assert manifest["hash"] == common.recipe_hash(trainer.run.recipe) and manifest["steps"] == 1
     assert set(torch.load(path, weights_only=True)) == set(trainer.model.state_dict())
 
     monkeypatch.setenv("MRILAB_RUNS", str(tmp_path / "elsewhere"))  # no checkpoint to resume: must load
@@ -169,8 +169,8 @@ def test_committed_weights_load_when_the_recipe_hash_matches_and_train_otherwise
     assert history == manifest["history"] and not fresh.checkpoint_path.exists()
     assert all(torch.equal(a, b) for a, b in zip(fresh.model.state_dict().values(),
                                                 trainer.model.state_dict().values(), strict=True))
-    model, entry = common.load_committed("smoke", "cgpd_csnet", trainer.run)
-    assert entry["run"] == trainer.run and not model.training
+    model, entry = common.load_committed("smoke", "cgpd_csnet", trainer.run.name)
+    assert entry["run"] == trainer.run.name and not model.training
 
     manifest["hash"] = "0" * 64  # a stale file: trained with another recipe
     path.with_suffix(".json").write_text(json.dumps(manifest))
@@ -216,20 +216,20 @@ def test_ifr_ablations_name_what_they_follow_and_compare_like_with_like():
 def test_ifr_schedule_overrides_the_series_without_renaming_the_default(runs):
     default = ifr_net.trainer("smoke", 0.2)
     same = ifr_net.trainer("smoke", 0.2, schedule={"first_steps": 8, "train": {"steps": 4}})
-    assert same.run == default.run  # the profile's own schedule, spelled out: the same run
+    assert same.run.name == default.run.name  # the profile's own schedule, spelled out: the same run
     longer = ifr_net.trainer("smoke", 0.2, schedule={"train": {"steps": 6}})
-    assert longer.run != default.run and longer.config.steps == 6
+    assert longer.run.name != default.run.name and longer.config.steps == 6
     assert ifr_net.run_steps("smoke", 0.1, schedule={"first_steps": 16}) == 16
     with pytest.raises(KeyError, match="not an IFR-Net setting"):
         ifr_net.trainer("smoke", 0.2, schedule={"epochs": 3})
 
 
 def test_ifr_trainer_warm_starts_and_names_variants(runs):
-    assert ifr_net.trainer("smoke", 0.1).start_from is None
-    assert ifr_net.trainer("smoke", 0.3).start_from == ("radial", 0.2)
-    assert ifr_net.trainer("smoke", 0.25, mask="random2d").start_from == ("radial", 0.2)
+    assert ifr_net.trainer("smoke", 0.1).run.start_from is None
+    assert ifr_net.trainer("smoke", 0.3).run.start_from == ("radial", 0.2)
+    assert ifr_net.trainer("smoke", 0.25, mask="random2d").run.start_from == ("radial", 0.2)
     variant = ifr_net.trainer("smoke", 0.4, variant="no refinement")
-    assert variant.start_from is None and variant.model.config["refine"] is False
+    assert variant.run.start_from is None and variant.model.config["refine"] is False
     code = ifr_net.trainer("smoke", 0.4, variant="all three (code)").model.config
     assert (code["descriptor_of"], code["blur_sigma"], code["blur_radius"], code["plf_per_filter"]) == ("x", 50.0, 25,
                                                                                                        True)

@@ -66,10 +66,10 @@ def test_every_recipe_takes_its_runs_options_in_one_call_shape():
         for options in recipe.runs("smoke") + [o for runs in recipe.task_runs("smoke").values() for o in runs.values()]:
             for function in ("trainer", "train", "run_steps"):
                 inspect.signature(getattr(recipe, function)).bind("smoke", **options)
-        names = {recipe.trainer("smoke", **options).run for options in recipe.runs("smoke")}
+        names = {recipe.trainer("smoke", **options).run.name for options in recipe.runs("smoke")}
         for name, runs in recipe.task_runs("smoke").items():
             assert set(runs) <= set(TASKS[name].ratios) | {0.25}  # the IFR chapters' patterns are compared at 25 %
-            assert {recipe.trainer("smoke", **options).run for options in runs.values()} <= names
+            assert {recipe.trainer("smoke", **options).run.name for options in runs.values()} <= names
 
 
 def test_the_registry_says_which_methods_apply_to_which_task():

@@ -88,7 +88,7 @@ def test_the_recipes_train_on_the_committed_choice_and_twins_on_the_other_data(s
         assert all(t in module.runs("demo") for t in twins)
         twin = module.trainer("smoke", **twins[-1])
         default = module.trainer("smoke", **{k: v for k, v in twins[-1].items() if k != "contrast"})
-        assert twin.run != default.run and twin.dataset.path.stem == common.TWIN_DATA
+        assert twin.run.name != default.run.name and twin.dataset.path.stem == common.TWIN_DATA
         assert default.dataset.path.stem == common.TRAINING_DATA
     assert [t["ratio"] for t in ista_net.twins("demo")] == list(common.TWIN_RATIOS)
     assert ifr_net.twins("demo")[-1] == {"ratio": ifr_net.PATTERN_RATIO, "mask": "cartesian",

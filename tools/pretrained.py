@@ -55,8 +55,8 @@ def check(profile: str) -> list[str]:
     current = {}
     for recipe in RECIPES:
         for options in recipe.runs(profile):
-            run = recipe.trainer(profile, **options)
-            current[recipe.METHOD, run.run] = run
+            trainer = recipe.trainer(profile, **options)
+            current[recipe.METHOD, trainer.run.name] = trainer
     stored = committed_runs(profile)
     for key in sorted(set(current) - set(stored)):
         problems.append(f"run {key} has no committed weights: run `make train`")

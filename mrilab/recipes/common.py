@@ -17,14 +17,15 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from ..io import atomic_path, atomic_write
+from ..io import atomic_path, atomic_write, load_weights
 from ..models.registry import build_model
 from ..runtime import machine_info, runs_dir
-from ..train import TrainConfig, Trainer
+from ..train import Run, TrainConfig, Trainer
 
 #: Where the committed weights live (inside the package, so that an installed package has them).
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
@@ -56,15 +57,24 @@ def run_name(prefix: str, recipe: dict) -> str:
 
 def make_trainer(profile: str, method: str, prefix: str, recipe: dict, model: torch.nn.Module,
                  dataset: torch.utils.data.Dataset, config: TrainConfig,
-                 validation: torch.utils.data.Dataset | None = None) -> Trainer:
+                 validation: torch.utils.data.Dataset | None = None, *, start_from: object = None) -> Trainer:
     """Return the (not yet fitted) trainer of one run in ``runs_dir(profile, method, run_name(prefix, recipe))``.
 
-    The trainer carries ``profile``, ``method``, ``run`` and ``recipe``, which :func:`fit` and :func:`export` use.
+    Its :class:`~mrilab.train.Run` (``trainer.run``: ``profile``, ``method``, the run's ``name``, ``recipe`` and
+    ``start_from``, the model a warm-started run starts from) is what :func:`fit`, :func:`committed` and
+    :func:`export` use.
     """
-    run = run_name(prefix, recipe)
-    trainer = Trainer(model, dataset, runs_dir(profile, method, run), config, validation=validation)
-    trainer.profile, trainer.method, trainer.run, trainer.recipe = profile, method, run, recipe
-    return trainer
+    name = run_name(prefix, recipe)
+    run = Run(profile=profile, method=method, name=name, recipe=recipe, start_from=start_from)
+    return Trainer(model, dataset, runs_dir(profile, method, name), config, validation=validation, run=run)
+
+
+def recipe_run(trainer: Trainer) -> Run:
+    """Return ``trainer.run``, or raise ``ValueError`` for a trainer that was not built by a recipe."""
+    if trainer.run is None:
+        raise ValueError("the trainer has no Run: build it with a recipe's trainer() (mrilab.recipes.common."
+                         "make_trainer), or pass Trainer(..., run=Run(...))")
+    return trainer.run
 
 
 def weights_path(profile: str, method: str, run: str) -> Path:
@@ -74,11 +84,12 @@ def weights_path(profile: str, method: str, run: str) -> Path:
 
 def committed(trainer: Trainer) -> dict | None:
     """Return the manifest of the trainer's committed weights if its recipe hash matches, else ``None``."""
-    manifest = weights_path(trainer.profile, trainer.method, trainer.run).with_suffix(".json")
+    run = recipe_run(trainer)
+    manifest = weights_path(run.profile, run.method, run.name).with_suffix(".json")
     if not manifest.exists():
         return None
     entry = json.loads(manifest.read_text())
-    return entry if entry["hash"] == recipe_hash(trainer.recipe) else None
+    return entry if entry["hash"] == recipe_hash(run.recipe) else None
 
 
 def fit(trainer: Trainer, *, retrain: bool = False, progress: bool = True, save: bool = False,
@@ -89,32 +100,49 @@ def fit(trainer: Trainer, *, retrain: bool = False, progress: bool = True, save:
     ``load_only=True`` never trains: the committed weights or a finished run in the runs folder (a chapter trained
     it) are loaded, and anything else raises ``LookupError`` (the benchmark runner evaluates, it does not train).
     """
+    run = recipe_run(trainer)
     entry = None if retrain else committed(trainer)
     if entry is None and load_only and not (trainer.resume() and trainer.step >= trainer.config.steps):
-        raise LookupError(f"{trainer.method} run {trainer.run} of profile {trainer.profile!r} has neither committed "
+        raise LookupError(f"{run.method} run {run.name} of profile {run.profile!r} has neither committed "
                           "weights nor a finished training run: run its chapter or `make train` first")
     if entry is None:
         history = trainer.fit(progress=progress)
         if save and trainer.world.is_main:
             export(trainer)
         return history
-    state = torch.load(weights_path(trainer.profile, trainer.method, trainer.run), map_location="cpu",
-                       weights_only=True)
-    trainer.model.load_state_dict(state)
+    trainer.model.load_state_dict(load_weights(weights_path(run.profile, run.method, run.name)))
     trainer.model.eval()
     trainer.history = entry["history"]
     return trainer.history
 
 
+def fit_warm_started(trainer: Trainer, train_start: Callable[[object], torch.nn.Module], *, retrain: bool = False,
+                     progress: bool = True, save: bool = False, load_only: bool = False) -> dict:
+    """:func:`fit` one run of a warm-started series, first training (or loading) the model it starts from.
+
+    When the run has to train (``start_from`` of its :class:`~mrilab.train.Run` is set, ``load_only`` is false, no
+    checkpoint of it is there to resume, and ``retrain`` is set or no committed weights match its recipe),
+    ``train_start(trainer.run.start_from)`` returns the trained model it starts from, whose weights it takes before
+    training. Otherwise that model is never built: a run that loads, resumes, or may not train (``load_only``) does
+    not need it. The other arguments are those of :func:`fit`.
+    """
+    run = recipe_run(trainer)
+    if (run.start_from is not None and not load_only and not trainer.checkpoint_path.exists()
+            and (retrain or committed(trainer) is None)):
+        trainer.model.load_state_dict(train_start(run.start_from).state_dict())
+    return fit(trainer, retrain=retrain, progress=progress, save=save, load_only=load_only)
+
+
 def export(trainer: Trainer) -> Path:
     """Write a fitted trainer's weights and manifest to the committed weights folder; return the weights path."""
-    path = weights_path(trainer.profile, trainer.method, trainer.run)
+    run = recipe_run(trainer)
+    path = weights_path(run.profile, run.method, run.name)
     state = {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
-    entry = {"method": trainer.method, "run": trainer.run, "model_name": type(trainer.model).__name__,
-             "model_config": dict(trainer.model.config), "recipe": trainer.recipe,
-             "hash": recipe_hash(trainer.recipe), "steps": trainer.step,
+    entry = {"method": run.method, "run": run.name, "model_name": type(trainer.model).__name__,
+             "model_config": dict(trainer.model.config), "recipe": run.recipe,
+             "hash": recipe_hash(run.recipe), "steps": trainer.step,
              "seconds": round(trainer.history["seconds"], 1), "machine": machine_info(), "history": trainer.history}
     atomic_write(path.with_suffix(".json"), json.dumps(entry, indent=1, default=str))
     return path
@@ -125,7 +153,7 @@ def load_committed(profile: str, method: str, run: str) -> tuple[torch.nn.Module
     path = weights_path(profile, method, run)
     entry = json.loads(path.with_suffix(".json").read_text())
     model = build_model(entry["model_name"], entry["model_config"])
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.load_state_dict(load_weights(path))
     return model.eval(), entry
 
 

@@ -20,7 +20,7 @@ from ..models import IFRNet
 from ..runtime import pick, seed_everything
 from ..tasks import single_coil_task
 from ..train import TrainConfig, Trainer
-from .common import TRAINING_DATA, TWIN_DATA, committed, fit, make_trainer
+from .common import TRAINING_DATA, TWIN_DATA, fit_warm_started, make_trainer
 
 NAME = "IFR-Net"
 METHOD = "ifr_net"
@@ -160,7 +160,7 @@ def trainer(profile: str, ratio: float, *, mask: str = MASK, contrast: str = TRA
             variant: str | None = None, schedule: dict | None = None) -> Trainer:
     """Return the trainer of one IFR-Net (not yet fitted).
 
-    Without ``variant``: a model of the warm-started series (``trainer.start_from`` is ``(mask, ratio)`` of the
+    Without ``variant``: a model of the warm-started series (``trainer.run.start_from`` is ``(mask, ratio)`` of the
     model it starts from, or ``None``). With ``variant`` (a key of :func:`variants`): that ablation variant,
     trained from scratch with the ablation schedule. ``schedule`` overrides the profile's schedule (:func:`recipe`;
     the candidates of the demo selection).
@@ -190,28 +190,28 @@ def trainer(profile: str, ratio: float, *, mask: str = MASK, contrast: str = TRA
     train = {k: v for k, v in asdict(config).items() if k not in ("precision", "compile")}
     identity = {"model": model_options, "train": train, "mask": mask, "ratio": ratio, "contrast": contrast,
                 "start_from": start_from}
-    run = make_trainer(profile, METHOD, prefix, {"recipe": identity, "seed": seed}, model, dataset, config,
-                       validation=validation)
-    run.start_from = start_from
-    return run
+    return make_trainer(profile, METHOD, prefix, {"recipe": identity, "seed": seed}, model, dataset, config,
+                        validation=validation, start_from=start_from)
 
 
 def train(profile: str, ratio: float, *, retrain: bool = False, progress: bool = True, save: bool = False,
           load_only: bool = False, **options: object) -> tuple[nn.Module, dict]:
     """Return one trained IFR-Net and its history (loaded, resumed or trained; options of :func:`trainer`).
 
-    A warm-started model that has to train first trains (or loads) the model it starts from.
+    A warm-started model that has to train first trains (or loads) the model it starts from
+    (:func:`~.common.fit_warm_started`).
     """
-    run = trainer(profile, ratio, **options)
-    if (run.start_from is not None and not load_only and not run.checkpoint_path.exists()
-            and (retrain or committed(run) is None)):
-        start_mask, start_ratio = run.start_from
+    run_trainer = trainer(profile, ratio, **options)
+
+    def train_start(start_from: tuple[str, float]) -> nn.Module:
+        start_mask, start_ratio = start_from
         start_options = {k: v for k, v in options.items() if k not in ("mask", "variant")}
-        start, _ = train(profile, start_ratio, mask=start_mask, retrain=retrain, progress=progress, save=save,
-                         **start_options)
-        run.model.load_state_dict(start.state_dict())
-    history = fit(run, retrain=retrain, progress=progress, save=save, load_only=load_only)
-    return run.model.eval(), history
+        return train(profile, start_ratio, mask=start_mask, retrain=retrain, progress=progress, save=save,
+                     **start_options)[0]
+
+    history = fit_warm_started(run_trainer, train_start, retrain=retrain, progress=progress, save=save,
+                               load_only=load_only)
+    return run_trainer.model.eval(), history
 
 
 def trained(profile: str, *, retrain: bool = False, progress: bool = True) -> dict[float, nn.Module]:

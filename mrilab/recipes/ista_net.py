@@ -15,7 +15,7 @@ from ..models import ISTANetPlus
 from ..runtime import pick, seed_everything
 from ..tasks import single_coil_task
 from ..train import TrainConfig, Trainer
-from .common import TRAINING_DATA, TWIN_DATA, TWIN_RATIOS, committed, fit, make_trainer
+from .common import TRAINING_DATA, TWIN_DATA, TWIN_RATIOS, fit_warm_started, make_trainer
 
 NAME = "ISTA-Net+"
 METHOD = "ista_net"
@@ -76,8 +76,8 @@ def trainer(profile: str, ratio: float, *, contrast: str = TRAINING_DATA, mask: 
             schedule: dict | None = None) -> Trainer:
     """Return the trainer of one per-ratio ISTA-Net+ (not yet fitted).
 
-    In a warm-started series ``trainer.start_from`` is the ratio whose trained model it starts from (``None``: from
-    scratch). ``schedule`` overrides settings of ``SETTINGS[profile]`` (see :func:`recipe`).
+    In a warm-started series ``trainer.run.start_from`` is the ratio whose trained model it starts from (``None``:
+    from scratch). ``schedule`` overrides settings of ``SETTINGS[profile]`` (see :func:`recipe`).
     """
     settings = recipe(profile, schedule)
     previous = RATIOS[RATIOS.index(ratio) - 1] if settings["warm_start"] and ratio in RATIOS[1:] else None
@@ -87,10 +87,8 @@ def trainer(profile: str, ratio: float, *, contrast: str = TRAINING_DATA, mask: 
     seed_everything(seed)
     model = ISTANetPlus(**settings["model"])
     config = TrainConfig(**{**settings["train"], "steps": steps}, checkpoint_every=50, log_every=5, seed=seed)
-    run = make_trainer(profile, METHOD, f"{contrast}_{mask}_{round(100 * ratio)}", {"recipe": settings, "seed": seed},
-                       model, dataset, config)
-    run.start_from = previous
-    return run
+    return make_trainer(profile, METHOD, f"{contrast}_{mask}_{round(100 * ratio)}", {"recipe": settings, "seed": seed},
+                        model, dataset, config, start_from=previous)
 
 
 def train(profile: str, ratio: float, *, retrain: bool = False, progress: bool = True, save: bool = False,
@@ -98,15 +96,16 @@ def train(profile: str, ratio: float, *, retrain: bool = False, progress: bool =
     """Return the trained per-ratio ISTA-Net+ and its history (loaded, resumed or trained; options of :func:`trainer`).
 
     ``retrain`` and ``save`` are those of :func:`mrilab.recipes.common.fit`. In a warm-started series the models of
-    the lower ratios come first: a run that has to train starts from them.
+    the lower ratios come first: a run that has to train starts from them (:func:`~.common.fit_warm_started`).
     """
-    run = trainer(profile, ratio, **options)
-    if (run.start_from is not None and not load_only and not run.checkpoint_path.exists()
-            and (retrain or committed(run) is None)):
-        start, _ = train(profile, run.start_from, retrain=retrain, progress=progress, save=save, **options)
-        run.model.load_state_dict(start.state_dict())
-    history = fit(run, retrain=retrain, progress=progress, save=save, load_only=load_only)
-    return run.model.eval(), history
+    run_trainer = trainer(profile, ratio, **options)
+
+    def train_start(start_ratio: float) -> nn.Module:
+        return train(profile, start_ratio, retrain=retrain, progress=progress, save=save, **options)[0]
+
+    history = fit_warm_started(run_trainer, train_start, retrain=retrain, progress=progress, save=save,
+                               load_only=load_only)
+    return run_trainer.model.eval(), history
 
 
 def trained(profile: str, *, retrain: bool = False, progress: bool = True) -> dict[float, nn.Module]:
