@@ -87,6 +87,17 @@ def test_ista_net_series_warm_starts_from_the_lower_ratio(runs):
         ista_net.trainer("smoke", 0.2, schedule={"epochs": 3})
 
 
+def test_a_warm_started_run_never_trains_when_it_may_only_load(runs, monkeypatch, tmp_path):
+    monkeypatch.setattr(common, "WEIGHTS", tmp_path / "weights")  # no committed weights
+    with pytest.raises(LookupError, match="neither committed weights nor a finished training run"):
+        ista_net.train("smoke", 0.2, progress=False, load_only=True)
+    assert not list(runs.glob("**/checkpoint.pt"))  # neither the run nor the one it starts from trained
+    asked = []
+    with pytest.raises(LookupError):
+        common.fit_warm_started(ista_net.trainer("smoke", 0.2), asked.append, progress=False, load_only=True)
+    assert asked == []  # the model it starts from is not even built
+
+
 def test_classical_baselines_tune_on_validation_and_evaluate_every_method():
     from mrilab.recipes.classical import CLASSICAL, CLASSICAL_METHODS, LAMBDA_GRID, classical_baselines
 
