@@ -235,9 +235,9 @@ def test_training_loss_is_eq11_on_the_last_and_the_middle_stage(n_stages):
     expected = (per_sample / scale).mean() / (H * W)
     assert loss.ndim == 0 and math.isclose(loss.item(), float(expected), rel_tol=2e-5)
     batch = {"kspace": kspace, "mask": mask, "ratio": ratio}
-    with pytest.raises(TypeError, match=r"^batch\['target'\] must be a complex tensor"):
+    with pytest.raises(TypeError, match=r"^target must be a complex tensor"):
         model.training_loss({**batch, "target": target.real})
-    with pytest.raises(ValueError, match=r"^batch\['target'\] must have 4 dimensions"):
+    with pytest.raises(ValueError, match=r"^target must have 4 dimensions"):
         model.training_loss({**batch, "target": target[:, 0]})
 
 

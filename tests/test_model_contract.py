@@ -304,3 +304,19 @@ def test_the_training_loss_does_not_depend_on_the_units(name):
         loss = default_loss(model, batch)
         scaled = default_loss(model, {**batch, "kspace": 7.0 * batch["kspace"], "target": 7.0 * batch["target"]})
     torch.testing.assert_close(scaled, loss, rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize("name", BOOK_MODELS)
+def test_every_training_loss_checks_its_batch_alike(name):
+    """The models' losses share mrilab.models.base.check_training_batch: the same errors, naming the key."""
+    model, batch = make(name), data()
+    with pytest.raises(KeyError, match="batch must contain 'target'"):
+        model.training_loss({k: v for k, v in batch.items() if k != "target"})
+    with pytest.raises(TypeError, match="^target must be a complex tensor"):
+        model.training_loss({**batch, "target": batch["target"].real})
+    with pytest.raises(ValueError, match=r"^target must have shape \(2, 1, 32, 32\)"):
+        model.training_loss({**batch, "target": batch["target"][..., :16]})
+    with pytest.raises(ValueError, match="^target contains NaN"):
+        model.training_loss({**batch, "target": torch.full_like(batch["target"], float("nan"))})
+    with pytest.raises(TypeError, match="^kspace must be a torch.Tensor"):  # left to the model's own input checks
+        model.training_loss({**batch, "kspace": None})

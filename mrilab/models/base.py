@@ -239,6 +239,26 @@ def check_values(batch: dict) -> None:
         ratio_tensor(batch["ratio"], batch["ratio"].reshape(-1).shape[0], batch["ratio"].device)
 
 
+def check_training_batch(batch: dict, *, needs: tuple[str, ...] = ()) -> torch.Tensor:
+    """Check a training batch and return its ``"target"``: the checks every model's ``training_loss`` shares.
+
+    ``batch`` must hold ``"kspace"``, ``"mask"``, ``"target"`` and every key of ``needs`` (e.g. ``("ratio",)``);
+    ``"target"`` must be a finite complex ``(B, 1, H, W)`` image, the shape of the model's output for a ``(B, C, H,
+    W)`` ``"kspace"``. The other inputs are checked by :meth:`ReconstructionModel.prepare` when the loss runs the
+    model.
+    """
+    for key in ("kspace", "mask", "target", *needs):
+        if key not in batch:
+            raise KeyError(f"batch must contain {key!r}; got keys {sorted(batch)}")
+    target = check_tensor("target", batch["target"], ndim=4, complex_=True)
+    kspace = batch["kspace"]
+    if isinstance(kspace, torch.Tensor) and kspace.ndim == 4:  # else prepare() names what is wrong with it
+        expected = (kspace.shape[0], 1, *kspace.shape[2:])
+        if tuple(target.shape) != expected:
+            raise ValueError(f"target must have shape {expected}, got {tuple(target.shape)}")
+    return target
+
+
 #: The optional keys of a batch that :func:`reconstruct` passes to a model.
 OPTIONAL_INPUTS = ("ratio", "reference", "sens")
 

@@ -32,9 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_tensor
 from ..ops import MRIOperator, channels_to_complex, complex_to_channels, ifft2c
-from .base import Measurements, ReconstructionModel, ratio_tensor
+from .base import Measurements, ReconstructionModel, check_training_batch, ratio_tensor
 from .registry import register
 
 CONDITIONS = ("both", "eta", "beta", "none")
@@ -356,15 +355,7 @@ class CGPDCSNet(ReconstructionModel):
         data.scale``, :func:`~mrilab.models.base.measurement_scale`). ``batch`` holds ``"kspace"``, ``"mask"``,
         ``"target"`` (complex ``(B, 1, H, W)``) and ``"ratio"`` (``(B,)``).
         """
-        for key in ("kspace", "mask", "target", "ratio"):
-            if key not in batch:
-                raise KeyError(f"batch is missing {key!r}; expected keys 'kspace', 'mask', 'target', 'ratio'")
-        target = check_tensor("batch['target']", batch["target"], ndim=4, complex_=True)
-        if target.shape != batch["kspace"].shape:
-            raise ValueError(
-                f"batch['target'] must have the shape of batch['kspace'] {tuple(batch['kspace'].shape)}, "
-                f"got {tuple(target.shape)}"
-            )
+        target = check_training_batch(batch, needs=("ratio",))
         data = self.prepare(batch["kspace"], batch["mask"], ratio=batch["ratio"])
         _, stages = self.unroll(data, return_stages=True)
         target = target / data.scale

@@ -57,10 +57,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import check_tensor
 from ..ifr import DESCRIPTOR_SOURCES, PiecewiseLinear, dct_bases, feature_refinement
 from ..ops import MRIOperator, batch_to_complex, complex_to_batch
-from .base import Measurements, ReconstructionModel
+from .base import Measurements, ReconstructionModel, check_training_batch
 from .registry import register
 
 INITS = ("dct", "random")
@@ -232,11 +231,6 @@ class IFRNet(ReconstructionModel):
 
         ``batch`` holds ``"kspace"``, ``"mask"`` and ``"target"`` (complex ``(B, 1, H, W)``); other keys are ignored.
         """
-        for key in ("kspace", "mask", "target"):
-            if key not in batch:
-                raise KeyError(f"batch must contain {key!r}; got keys {sorted(batch)}")
+        target = check_training_batch(batch)
         x = self(batch["kspace"], batch["mask"])
-        target = check_tensor("target", batch["target"], ndim=4, complex_=True)
-        if target.shape != x.shape:
-            raise ValueError(f"target must have shape {tuple(x.shape)}, got {tuple(target.shape)}")
         return ((x - target).flatten(1).norm(dim=1) / target.flatten(1).norm(dim=1)).mean()

@@ -33,10 +33,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import check_tensor
 from ..classical.prox import soft_threshold
 from ..ops import MRIOperator, channels_to_complex, complex_to_channels
-from .base import Measurements, ReconstructionModel
+from .base import Measurements, ReconstructionModel, check_training_batch
 from .registry import register
 
 IMAGE_CHANNELS = 2
@@ -156,14 +155,9 @@ class ISTANetPlus(ReconstructionModel):
         the official implementation), in units of the data's scale (``target / data.scale``). ``batch`` holds
         ``"kspace"``, ``"mask"`` and ``"target"`` (complex ``(B, 1, H, W)``); other keys are ignored.
         """
-        for key in ("kspace", "mask", "target"):
-            if key not in batch:
-                raise KeyError(f"batch must contain {key!r}; got keys {sorted(batch)}")
+        target = check_training_batch(batch)
         data = self.prepare(batch["kspace"], batch["mask"])
         x, _, symmetry = self._phases(data, symmetry=True, keep=False)
-        target = check_tensor("target", batch["target"], ndim=4, complex_=True)
-        if target.shape != x.shape:
-            raise ValueError(f"target must have shape {tuple(x.shape)}, got {tuple(target.shape)}")
         discrepancy = (complex_to_channels(x - target / data.scale) ** 2).mean()
         constraint = torch.stack([(s**2).mean() for s in symmetry]).sum()
         return discrepancy + self.gamma * constraint
