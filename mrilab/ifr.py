@@ -34,8 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_tensor
-from .classical.prox import soft_threshold
 from .ops import batch_to_complex, complex_to_batch, full_precision
+from .prox import soft_threshold
 
 
 def dct_bases(size: int = 3, *, constant: bool = False) -> torch.Tensor:

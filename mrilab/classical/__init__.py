@@ -3,8 +3,8 @@
 The baselines of the ISTA chapter pair and the starting point that ISTA-Net+ unrolls (Beck & Teboulle 2009).
 """
 
+from ..prox import soft_threshold
 from .ifr_cs import ifr_cs
-from .prox import soft_threshold
 from .proximal_gradient import History, power_iteration, proximal_gradient, resolve_lambda
 from .sparse import fista, ista
 from .tv import gradient, gradient_adjoint, total_variation, tv_prox, tv_reconstruction

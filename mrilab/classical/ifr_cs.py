@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import ifr  # a module reference: mrilab.ifr itself imports mrilab.classical.prox
+from .. import ifr
 from ..ops import MRIOperator
 from .proximal_gradient import History, resolve_lambda
 

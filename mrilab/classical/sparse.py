@@ -3,7 +3,7 @@
 ``Ψ`` is the orthonormal periodic wavelet transform of :mod:`.wavelets`; the ℓ₁ norm counts the *detail*
 coefficients only (the coarsest approximation band is left unpenalised, as is usual: it holds the image's mean
 intensity, which is not sparse). Because ``Ψ`` is orthonormal, the prox of ``t λ‖Ψ·‖₁`` is
-``Ψ^H soft(Ψv, tλ)`` with :func:`~.prox.soft_threshold` acting on the detail coefficients.
+``Ψ^H soft(Ψv, tλ)`` with :func:`mrilab.prox.soft_threshold` acting on the detail coefficients.
 
 ``λ`` defaults to ``DEFAULT_RELATIVE_LAMBDA · max|A^H y|`` per sample (see
 :func:`~.proximal_gradient.resolve_lambda`). The default is one value for every sampling ratio and noise level; tune λ
@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from ..ops import MRIOperator
-from .prox import soft_threshold
+from ..prox import soft_threshold
 from .proximal_gradient import History, proximal_gradient, resolve_lambda
 from .wavelets import WaveletTransform
 

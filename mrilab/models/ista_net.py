@@ -33,8 +33,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..classical.prox import soft_threshold
 from ..ops import MRIOperator, channels_to_complex, complex_to_channels
+from ..prox import soft_threshold
 from .base import Measurements, ReconstructionModel, check_training_batch
 from .registry import register
 

@@ -1,10 +1,14 @@
-"""Soft-thresholding, the proximal operator of ``λ‖·‖₁`` for real and complex arrays."""
+"""Soft-thresholding, the proximal operator of ``λ‖·‖₁`` for real and complex arrays.
+
+It sits below the modules that use it: the classical solvers (:mod:`mrilab.classical`, which re-exports it), IFR's
+frame shrinkage (:mod:`mrilab.ifr`) and ISTA-Net+'s phase (:mod:`mrilab.models.ista_net`).
+"""
 
 from __future__ import annotations
 
 import torch
 
-from .._checks import check_tensor
+from ._checks import check_tensor
 
 
 def soft_threshold(x: torch.Tensor, lam: float | torch.Tensor) -> torch.Tensor:
