@@ -5,7 +5,8 @@ computation of the formula written out in the chapter's cell, or asserts a prope
 number is an illustration; these checks are what make an executed chapter fail when the code and the mathematics
 part ways.
 
-* :func:`identity` — two tensors, arrays or numbers agree to a tolerance relative to the size of the reference;
+* :func:`identity` — the package's result and the *reference*, the independent computation, agree to a tolerance
+  relative to the reference's size (in these checks, "reference" always means that computation);
 * :func:`holds` — a property (an inequality, a bound, a boolean) is true.
 """
 
