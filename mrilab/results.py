@@ -208,7 +208,7 @@ def table(payload: dict | list[dict], *, metric: str = "psnr", experiment: str |
                       if other.get(k) != row.get(k)]
             raise ValueError(f"two rows of {name(row)!r} at {row['ratio']:g} would share a cell of the table "
                              f"(they differ in {differ or 'nothing'}): tabulate one setting at a time")
-    lines = ["| method | " + " | ".join(f"{100 * r:g} %" for r in ratios) + (" | time / slice |" if time else " |"),
+    lines = ["| method | " + " | ".join(f"{100 * r:.3g} %" for r in ratios) + (" | time / slice |" if time else " |"),
              "|---" * (len(ratios) + 1 + time) + "|"]  # fmt: skip
     for method in methods:
         found = [cell[method, r] for r in ratios if (method, r) in cell]
