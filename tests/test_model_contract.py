@@ -8,6 +8,7 @@ reference, and two variants of it that need maps or a reference run through the 
 """
 
 import dataclasses
+import inspect
 import io
 
 import pytest
@@ -27,6 +28,9 @@ SMALL = {
     "ISTANetPlus": {"n_phases": 3, "n_filters": 8},
     "CGPDCSNet": {"features": 8, "depth": 2, "n_stages": 2, "n_resblocks": 1},
     "IFRNet": {"n_stages": 2, "n_blocks": 1, "n_points": 11},
+    "PCRNN": {"features": 4, "iterations": 2},
+    "UNet": {"channels": 4, "levels": 2},
+    "D5C5": {"cascades": 2, "depth": 3, "features": 4},
 }
 BOOK_MODELS = sorted(name for name, cls in MODELS.items() if cls.__module__.startswith("mrilab.models"))
 N = 32
@@ -75,9 +79,13 @@ def model_class(name: str) -> type[ReconstructionModel]:
     return TOYS[name] if name in TOYS else MODELS[name]
 
 
-def make(name: str) -> ReconstructionModel:
+def make(name: str, kind: str = "single-coil") -> ReconstructionModel:
+    """The small model, built for the coils of ``kind`` when its class takes a ``coils`` argument."""
     torch.manual_seed(0)
-    model = TOYS[name]() if name in TOYS else build_model(name, SMALL[name])
+    config = dict(SMALL.get(name, {}))
+    if name not in TOYS and "coils" in inspect.signature(MODELS[name]).parameters:
+        config["coils"] = KINDS[kind].n_coils
+    model = TOYS[name]() if name in TOYS else build_model(name, config)
     with torch.no_grad():  # move zero-initialised output layers off zero, so every path carries signal
         for parameter in model.parameters():
             parameter.add_(1e-2 * torch.randn_like(parameter))
@@ -150,12 +158,12 @@ def test_every_kind_of_input_is_tested_and_every_book_model_takes_single_coil_da
 @pytest.mark.parametrize("name, kind, argument", REFUSED)
 def test_a_model_refuses_inputs_it_cannot_take_naming_the_argument(name, kind, argument):
     with pytest.raises(ValueError, match=rf"\b{argument}\b"), torch.no_grad():
-        reconstruct(make(name), data(kind))
+        reconstruct(make(name, kind), data(kind))
 
 
 @pytest.mark.parametrize("name, kind", TAKEN)
 def test_output_shape_dtype_stages_and_determinism(name, kind):
-    model, batch = make(name), data(kind)
+    model, batch = make(name, kind), data(kind)
     with torch.no_grad():
         x = reconstruct(model, batch)
         again, stages = reconstruct(model, batch, return_stages=True)
@@ -170,7 +178,7 @@ def test_output_shape_dtype_stages_and_determinism(name, kind):
 
 @pytest.mark.parametrize("name, kind", TAKEN)
 def test_unused_optional_inputs_are_ignored(name, kind):
-    model, batch = make(name), data(kind)
+    model, batch = make(name, kind), data(kind)
     cls = model_class(name)
     extras = {}
     if not cls.accepts_reference:
@@ -183,7 +191,7 @@ def test_unused_optional_inputs_are_ignored(name, kind):
 
 @pytest.mark.parametrize("name, kind", TAKEN)
 def test_gradient_flows_from_the_loss_to_every_parameter(name, kind):
-    model, batch = make(name).train(), data(kind)
+    model, batch = make(name, kind).train(), data(kind)
     loss = default_loss(model, batch)
     assert loss.ndim == 0 and torch.isfinite(loss)
     loss.backward()
@@ -250,12 +258,13 @@ def test_reconstruct_forwards_every_optional_key_of_a_batch():
 def test_a_change_of_units_scales_the_output_and_every_stage_image(name, kind, c):
     """model(c·y) = c·model(y): the data are divided by their scale inside the model and the output, every stage's
     "x" and every complex stage tensor multiplied by it again; real maps stay. Float32 rounding of y/s differs
-    between the two calls; the tolerance is a few ulps of the output."""
-    model, batch = make(name), data(kind)
+    between the two calls, and a network amplifies it a little (a U-Net on the flat root-sum-of-squares of 16 random
+    coils: 2e-6 of the peak); the tolerance is 1e-5 of the peak."""
+    model, batch = make(name, kind), data(kind)
     with torch.no_grad():
         x, stages = reconstruct(model, batch, return_stages=True)
         scaled, scaled_stages = reconstruct(model, {**batch, "kspace": c * batch["kspace"]}, return_stages=True)
-    torch.testing.assert_close(scaled, c * x, rtol=1e-5, atol=1e-6 * c * float(x.abs().max()))
+    torch.testing.assert_close(scaled, c * x, rtol=1e-5, atol=1e-5 * c * float(x.abs().max()))
     for stage, scaled_stage in zip(stages, scaled_stages, strict=True):
         for key, value in stage.items():
             expected = c * value if key == "x" or value.is_complex() else value

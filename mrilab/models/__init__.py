@@ -9,9 +9,12 @@ checkpoint (model name + config + weights) rebuilds it with :func:`build_model`.
 
 from .base import Measurements, ReconstructionModel
 from .cgpd_csnet import CGPDCSNet
+from .d5c5 import D5C5
 from .ifr_net import IFRNet
 from .ista_net import ISTANetPlus
+from .pc_rnn import PCRNN
 from .registry import MODELS, build_model, register
+from .unet import UNet
 
-__all__ = ["MODELS", "CGPDCSNet", "IFRNet", "ISTANetPlus", "Measurements", "ReconstructionModel", "build_model",
-           "register"]
+__all__ = ["D5C5", "MODELS", "PCRNN", "CGPDCSNet", "IFRNet", "ISTANetPlus", "Measurements", "ReconstructionModel",
+           "UNet", "build_model", "register"]

@@ -18,7 +18,8 @@ Calling convention::
   ``(B, C, H, W)``, masks, attention maps.
 
 Every model commutes with a change of units, ``model(c·kspace) = c·model(kspace)`` for ``c > 0``: :meth:`prepare`
-divides the measurements by their scale ``s`` (:func:`measurement_scale`, the root-mean-square of the measured
+divides the measurements by their scale ``s`` (:meth:`~ReconstructionModel.data_scale`, by default
+:func:`measurement_scale`, the root-mean-square of the measured
 k-space per sample relative to :data:`TYPICAL_RMS`) and :meth:`forward` multiplies the output, every stage's ``"x"``
 and every complex stage tensor by it again; other real stage tensors (masks, attention maps, descriptors) are left
 as they are. A model's :meth:`~ReconstructionModel.unroll` therefore sees data in the units of a typical training
@@ -125,6 +126,14 @@ class ReconstructionModel(nn.Module):
         stages[-1]["x"] = x
         return x, stages
 
+    def data_scale(self, y: torch.Tensor) -> torch.Tensor:
+        """Return the scale ``s`` that :meth:`prepare` divides the masked k-space ``y`` by: :func:`measurement_scale`.
+
+        A model whose paper normalises otherwise overrides it; any statistic with ``s(c y) = c s(y)`` for ``c > 0``
+        keeps the model commuting with a change of units. Real ``(B, 1, 1, 1)``.
+        """
+        return measurement_scale(y)
+
     def unroll(self, data: Measurements, *, return_stages: bool) -> tuple[torch.Tensor, list[dict]]:
         """Return the reconstruction and (when ``return_stages``, else an empty list) the per-stage dicts."""
         raise NotImplementedError(f"{type(self).__name__} must implement unroll(data, return_stages=...)")
@@ -165,7 +174,7 @@ class ReconstructionModel(nn.Module):
         op = MRIOperator(mask, sens)
         ratio = None if ratio is None else ratio_tensor(ratio, batch, kspace.device)
         y = kspace * mask
-        scale = measurement_scale(y)
+        scale = self.data_scale(y)
         if reference is not None:
             reference = reference / image_scale(reference)
         return Measurements(y / scale, mask, op, ratio, reference, sens, scale)
