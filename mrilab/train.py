@@ -148,10 +148,16 @@ class _Loss(nn.Module):
 
 
 def default_loss(model: nn.Module, batch: dict) -> torch.Tensor:
-    """Return the model's own ``training_loss`` if it defines one, else ℓ1 between complex output and target."""
+    """Return the model's own ``training_loss`` if it defines one, else ℓ1 between output and target.
+
+    A model whose ``output`` is ``"magnitude"`` is compared with the target's magnitude.
+    """
     if hasattr(model, "training_loss"):
         return model.training_loss(batch)
-    return (reconstruct(model, batch) - batch["target"]).abs().mean()
+    target = batch["target"]
+    if getattr(model, "output", "complex") == "magnitude":
+        target = target.abs()
+    return (reconstruct(model, batch) - target).abs().mean()
 
 
 def parameter_count(model: nn.Module) -> int:

@@ -329,3 +329,11 @@ def test_every_training_loss_checks_its_batch_alike(name):
         model.training_loss({**batch, "target": torch.full_like(batch["target"], float("nan"))})
     with pytest.raises(TypeError, match="^kspace must be a torch.Tensor"):  # left to the model's own input checks
         model.training_loss({**batch, "kspace": None})
+
+
+def test_the_default_loss_of_a_magnitude_model_compares_magnitudes():
+    """Without its own training_loss, a magnitude model is trained towards |target|, not the complex target."""
+    model, batch = make(TOY, "multi-coil without maps"), data("multi-coil without maps")
+    with torch.no_grad():
+        expected = (reconstruct(model, batch) - batch["target"].abs()).abs().mean()
+        torch.testing.assert_close(default_loss(model, batch), expected)
