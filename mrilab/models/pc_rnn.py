@@ -99,8 +99,11 @@ class PCRNN(ReconstructionModel):
     iterations:
         ``K``, the iterations of every ConvRNN module (the paper: 5).
     scales:
-        The modules' downsampling factors, coarse to fine (the paper: 4, 2, 1); a subset gives the ablations of
-        the paper's Table V.
+        The modules' downsampling factors in the order they run (the paper: 4, 2, 1); the ablations of the
+        paper's Table VII use a subset (e.g. ``(2, 1)``), one scale repeated (``(4, 4, 4)``) or the reverse order.
+    connected:
+        Each module starts from the previous one's output (eqs. 7–9); ``False`` starts every module from the
+        zero-filled image (Table VII's "(4x, 2x, 1x)", the modules in parallel).
     final_features:
         Feature maps of the final CNN (default: those of the last module).
     beta:
@@ -112,15 +115,16 @@ class PCRNN(ReconstructionModel):
     size_multiple = 4
 
     def __init__(self, coils: int = 1, features: int | tuple[int, ...] = 32, iterations: int = 5,
-                 scales: tuple[int, ...] = (4, 2, 1), final_features: int | None = None, beta: float = 0.5) -> None:
+                 scales: tuple[int, ...] = (4, 2, 1), final_features: int | None = None, beta: float = 0.5,
+                 connected: bool = True) -> None:
         super().__init__()
         if isinstance(coils, bool) or not isinstance(coils, int) or coils < 1:
             raise ValueError(f"coils must be a positive integer, got {coils!r}")
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
             raise ValueError(f"iterations must be a positive integer, got {iterations!r}")
         scales = tuple(scales)
-        if not scales or any(s not in STRIDES for s in scales) or list(scales) != sorted(scales, reverse=True):
-            raise ValueError(f"scales must be a decreasing selection of {tuple(STRIDES)}, got {scales!r}")
+        if not scales or any(s not in STRIDES for s in scales):
+            raise ValueError(f"scales must be a non-empty sequence of {tuple(STRIDES)}, got {scales!r}")
         widths = (features,) * len(scales) if isinstance(features, int) else tuple(features)
         if len(widths) != len(scales) or any(not isinstance(w, int) or w < 1 for w in widths):
             raise ValueError(f"features must be a positive integer or one per scale {scales}, got {features!r}")
@@ -129,7 +133,8 @@ class PCRNN(ReconstructionModel):
             raise ValueError(f"beta must be a non-negative weight of the SSIM loss, got {beta!r}")
         self.config = {"coils": coils, "features": features if isinstance(features, int) else list(widths),
                        "iterations": iterations, "scales": list(scales), "final_features": final_features,
-                       "beta": beta}
+                       "beta": beta, "connected": connected}
+        self.connected = connected
         self.beta = beta
         channels = 2 * coils
         self.coils = coils
@@ -160,10 +165,10 @@ class PCRNN(ReconstructionModel):
             raise ValueError(f"kspace must have {self.coils} coils for this PCRNN (coils={self.coils}), "
                              f"got {data.y.shape[1]}")
         op = MRIOperator(data.mask)  # coil by coil, without maps (Section III-D)
-        x = op.adjoint(data.y)  # x̂_0: the zero-filled coil images
+        zero_filled = x = op.adjoint(data.y)  # x̂_0: the zero-filled coil images
         outputs, stages = [], []
         for module in self.pyramid:
-            iterates = module(x, op, data.y)
+            iterates = module(x if self.connected else zero_filled, op, data.y)
             x = iterates[-1]
             outputs.append(x)
             if return_stages:
