@@ -9,7 +9,8 @@ with the same seeded masks: against the clean image inside the head mask, 95 % c
 adjacent planes (:mod:`mrilab.evaluation`, :mod:`mrilab.stats`). A method sees only what its task gives it
 (:meth:`mrilab.tasks.Task.inputs`): on a multi-coil task without maps only an oracle reads the true maps.
 
-The rows (``experiment = "benchmark"``, each with its ``task``) go to ``results/<profile>/benchmark.json``. Where a
+The rows (``experiment = "benchmark"``, each with its ``task``) go to ``results/<profile>/benchmark.json`` (with
+``--task``, replacing only those tasks' rows of an earlier run). Where a
 chapter already scored a method on the same task, split and ratio, the runner compares its row with the chapter's
 and reports the difference; ``--check`` makes a difference above 0.01 dB an error.
 """
@@ -27,7 +28,7 @@ import torch
 from .evaluation import evaluate
 from .methods import METHODS, Method, Reconstructor
 from .models.base import reconstruct
-from .results import load_all, results_row, table, write_results
+from .results import load_all, read_results, results_row, table, write_results
 from .runtime import PROFILES, machine_info, resolve_device
 from .tasks import TASKS, Task, get_task
 
@@ -113,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         rows += task_rows
         skipped += task_skipped
     seconds = time.perf_counter() - start
+    if args.task:  # keep the rows of the other tasks from an earlier run
+        try:
+            earlier = read_results("benchmark", args.profile)["rows"]
+        except FileNotFoundError:
+            earlier = []
+        rows = [row for row in earlier if row["task"] not in args.task] + rows
     path = write_results("benchmark", rows, profile=args.profile, device=device)
     for name in dict.fromkeys(row["task"] for row in rows):
         print(f"\n{TASKS[name].title} ({name}), PSNR (dB):\n")

@@ -106,11 +106,15 @@ class Task:
         ``contrast`` replaces the target contrast: the training distribution of a recipe (``"broad"``, or files
         joined by ``+``, :func:`mrilab.data.training_slices`) or a transfer split's file (``"real"``,
         ``"shifted"``). ``options`` (``seed``, ``max_slices``, ``target``, ``root``) go to
-        :class:`~mrilab.data.SliceDataset`. The samples of a multi-coil task keep the file's maps; what a method
-        may see of them is :meth:`inputs`.
+        :class:`~mrilab.data.SliceDataset`. The samples of a multi-coil task keep the file's maps (compressed
+        with the k-space when the task has virtual coils, :class:`~mrilab.data.transforms.CoilCompress`); what a
+        method may see of them is :meth:`inputs`.
         """
         from .data import training_slices
+        from .data.transforms import CoilCompress
 
+        if self.virtual_coils is not None:
+            options = {**options, "transform": CoilCompress(self.virtual_coils)}
         return training_slices(root_or_profile, split, contrast or self.contrast, mask=self.mask,
                                ratios=tuple(ratios or self.ratios), reference=self.reference, coils=self.coils,
                                **options)
@@ -142,21 +146,25 @@ class Task:
         return example
 
 
-def task_name(contrast: str, mask: str, *, coils: int | None = None, reference: str | None = None) -> str:
+def task_name(contrast: str, mask: str, *, coils: int | None = None, reference: str | None = None,
+              virtual_coils: int | None = None) -> str:
     """Return the name of the task with these inputs, in the scheme of :data:`TASKS`.
 
-    ``singlecoil-{contrast}-{mask}``, ``multicoil-{contrast}-{mask}`` or ``multicontrast-{contrast}-{reference}-{mask}``
-    (lower case): the name a results row carries when a chapter evaluates a setting the book does not declare as a
-    task of its own (e.g. the IFR chapter's T2w slices).
+    ``singlecoil-{contrast}-{mask}``, ``multicoil-{contrast}-{mask}`` (with ``-vc{n}`` for coils compressed to
+    ``n`` virtual coils) or ``multicontrast-{contrast}-{reference}-{mask}`` (lower case): the name a results row
+    carries when a chapter evaluates a setting the book does not declare as a task of its own (e.g. the IFR
+    chapter's T2w slices).
     """
     if reference is not None:
         return f"multicontrast-{contrast.lower()}-{reference.lower()}-{mask}"
-    return f"{'singlecoil' if coils in (None, 1) else 'multicoil'}-{contrast.lower()}-{mask}"
+    name = f"{'singlecoil' if coils in (None, 1) else 'multicoil'}-{contrast.lower()}-{mask}"
+    return name if virtual_coils is None else f"{name}-vc{virtual_coils}"
 
 
 def _tasks(*tasks: Task) -> dict[str, Task]:
     for task in tasks:
-        expected = task_name(task.contrast, task.mask, coils=task.coils, reference=task.reference)
+        expected = task_name(task.contrast, task.mask, coils=task.coils, reference=task.reference,
+                             virtual_coils=task.virtual_coils)
         if task.name != expected:
             raise ValueError(f"task {task.name!r} must be named {expected!r}")
     return {task.name: task for task in tasks}
@@ -169,6 +177,8 @@ TASKS: dict[str, Task] = _tasks(
     Task("singlecoil-t1w-random2d", "single-coil T1w, 2-D random", "T1w", (0.25,), mask="random2d"),
     Task("multicoil-t1w-equispaced", "16-coil T1w, equispaced Cartesian, no maps", "T1w", (1 / 4, 1 / 6),
          mask="equispaced", coils=16),
+    Task("multicoil-t1w-equispaced-vc4", "16-coil T1w compressed to 4 virtual coils, equispaced, no maps", "T1w",
+         (1 / 4, 1 / 6), mask="equispaced", coils=16, virtual_coils=4),
     Task("multicontrast-t2w-pdw-cartesian", "T2w with a PDw reference, 1-D Cartesian", "T2w", (1 / 4, 1 / 8),
          reference="PDw"),
     Task("multicontrast-t2w-pdw-radial", "T2w with a PDw reference, pseudo-radial", "T2w", (1 / 4, 1 / 8),

@@ -11,7 +11,7 @@ from mrilab.data import SliceDataset
 from mrilab.evaluation import evaluate
 from mrilab.recipes import RECIPES
 from mrilab.recipes.classical import tuned
-from mrilab.results import read_results
+from mrilab.results import read_results, results_row, write_results
 from mrilab.tasks import TASKS, Task, get_task, single_coil_task, task_name
 
 
@@ -21,8 +21,8 @@ def test_the_book_declares_its_tasks_with_names_that_follow_one_scheme():
     assert TASKS["singlecoil-t1w-cartesian"].ratios == (0.1, 0.2, 0.3, 0.4, 0.5)
     assert TASKS["multicoil-t1w-equispaced"].ratios == (1 / 4, 1 / 6) and TASKS["multicoil-t1w-equispaced"].coils
     assert TASKS["multicontrast-t2w-pdw-radial"].ratios == (1 / 4, 1 / 8)
-    assert all(task.name == task_name(task.contrast, task.mask, coils=task.coils, reference=task.reference)
-               for task in TASKS.values())
+    assert all(task.name == task_name(task.contrast, task.mask, coils=task.coils, reference=task.reference,
+                                      virtual_coils=task.virtual_coils) for task in TASKS.values())
     assert single_coil_task("radial") is TASKS["singlecoil-t1w-radial"]
     with pytest.raises(ValueError, match="task must be one of"):
         get_task("singlecoil-t1w-spiral")
@@ -122,8 +122,14 @@ def test_a_trained_method_is_loaded_never_trained_by_the_registry(monkeypatch, t
 
 def test_the_runner_writes_rows_with_their_task_for_every_applicable_method(monkeypatch, tmp_path):
     monkeypatch.setenv("MRILAB_RESULTS", str(tmp_path))
+    other = results_row("TV", [{"index": 0, "position": "p", "block": "b", "psnr": 1.0, "ssim": 0.5, "hfen": 1.0,
+                                "seconds": 0.0}], task="singlecoil-t1w-radial", dataset="d", split="test",
+                        mask="radial", ratio=0.1, parameters=0, experiment="benchmark")
+    write_results("benchmark", [other], profile="smoke", device="cpu")  # an earlier run's row of another task
     assert benchmark.main(["--profile", "smoke", "--task", "singlecoil-t1w-random2d"]) == 0
     rows = read_results("benchmark", "smoke", tmp_path)["rows"]
+    assert rows[0]["task"] == "singlecoil-t1w-radial"  # kept
+    rows = rows[1:]
     assert {row["task"] for row in rows} == {"singlecoil-t1w-random2d"}
     assert {row["experiment"] for row in rows} == {"benchmark"}
     assert {"Zero-filling", "TV", "IFR-CS", "Fully sampled, noisy (ceiling)"} <= {row["method"] for row in rows}
@@ -138,3 +144,14 @@ def test_the_timing_helper_feeds_a_model_an_input_of_its_task():
     assert seconds_per_slice(model, 32, repeats=1) > 0
     with pytest.raises(ValueError, match="kspace must be single-coil"):  # 16 coils: the task's input, not one coil
         seconds_per_slice(model, 32, task="multicoil-t1w-equispaced", repeats=1)
+
+
+
+def test_a_task_with_virtual_coils_compresses_its_samples():
+    task = TASKS["multicoil-t1w-equispaced-vc4"]
+    assert task.name == task_name("T1w", "equispaced", coils=16, virtual_coils=4) and task.n_coils == 4
+    sample = task.dataset("smoke", "test", max_slices=1)[0]
+    full = TASKS["multicoil-t1w-equispaced"].dataset("smoke", "test", max_slices=1)[0]
+    assert sample["kspace"].shape[0] == 4 and sample["sens"].shape[0] == 4 and full["kspace"].shape[0] == 16
+    assert float(sample["kspace"].abs().pow(2).sum()) <= float(full["kspace"].abs().pow(2).sum()) * (1 + 1e-5)
+    assert task.example(16)["kspace"].shape == (2, 4, 16, 16)
