@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from torch import nn
 
 from .evaluation import evaluate
 from .methods import METHODS, Method, Reconstructor
@@ -38,16 +39,10 @@ TOLERANCE_DB = 0.01
 
 def _guarded(task: Task, method: Method, reconstructor: Reconstructor) -> Reconstructor:
     """Return ``reconstructor`` seeing only the inputs ``task`` gives ``method`` (a model through the contract)."""
-    if hasattr(reconstructor, "parameters") and callable(reconstructor.parameters):
-        model = reconstructor
-
-        def run_model(batch: dict) -> torch.Tensor:
-            return reconstruct(model, task.inputs(batch, oracle=method.oracle))
-
-        return run_model
+    call = (lambda batch: reconstruct(reconstructor, batch)) if isinstance(reconstructor, nn.Module) else reconstructor
 
     def run(batch: dict) -> torch.Tensor:
-        return reconstructor(task.inputs(batch, oracle=method.oracle))
+        return call(task.inputs(batch, oracle=method.oracle))
 
     return run
 
