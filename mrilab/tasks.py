@@ -17,11 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .data.build import SPLITS
+from .data.build import REAL_SPLIT, SPLITS
 from .masks import MASK_KINDS, mask_from_name
-
-#: The splits a task evaluates on besides ``test``, when its data have them (single-coil only).
-TRANSFER_SPLITS = ("ood", "shifted", "real")
 
 
 @dataclass(frozen=True)
@@ -52,7 +49,8 @@ class Task:
     reference:
         The contrast whose fully sampled image of the same slice comes with every sample (multi-contrast tasks).
     splits:
-        The splits the task's data have: training, validation and test.
+        The splits the task's data have: training, validation, test, the out-of-distribution planes and, for
+        single-coil tasks, the real scans (:data:`mrilab.data.build.REAL_SPLIT`).
     """
 
     name: str
@@ -64,7 +62,7 @@ class Task:
     maps: bool = False
     virtual_coils: int | None = None
     reference: str | None = None
-    splits: tuple[str, ...] = ("train", "val", "test")
+    splits: tuple[str, ...] = ("train", "val", "test", "ood")
 
     def __post_init__(self) -> None:
         if self.mask not in MASK_KINDS:
@@ -78,9 +76,9 @@ class Task:
                              f"got {self.virtual_coils}")
         if self.reference == self.contrast:
             raise ValueError(f"task {self.name!r}: the reference contrast must differ from the target")
-        unknown = set(self.splits) - set(SPLITS)
+        unknown = set(self.splits) - {*SPLITS, REAL_SPLIT}
         if unknown:
-            raise ValueError(f"task {self.name!r}: splits must be among {SPLITS}, got {sorted(unknown)}")
+            raise ValueError(f"task {self.name!r}: splits must be among {(*SPLITS, REAL_SPLIT)}, got {sorted(unknown)}")
 
     @property
     def multi_coil(self) -> bool:
@@ -93,11 +91,6 @@ class Task:
         if self.coils is None:
             return 1
         return self.virtual_coils or self.coils
-
-    @property
-    def test_splits(self) -> tuple[str, ...]:
-        """``test`` and, for single-coil tasks, the transfer splits (out of distribution, shifted, real scans)."""
-        return ("test", *TRANSFER_SPLITS) if self.coils is None else ("test",)
 
     def dataset(self, root_or_profile: str | os.PathLike, split: str, *, ratios: tuple[float, ...] | None = None,
                 contrast: str | None = None, **options: object) -> torch.utils.data.Dataset:
@@ -113,6 +106,8 @@ class Task:
         from .data import training_slices
         from .data.transforms import CoilCompress
 
+        if split not in self.splits:
+            raise ValueError(f"split must be one of task {self.name!r}'s splits {self.splits}, got {split!r}")
         if self.virtual_coils is not None:
             options = {**options, "transform": CoilCompress(self.virtual_coils)}
         return training_slices(root_or_profile, split, contrast or self.contrast, mask=self.mask,
@@ -161,6 +156,10 @@ def task_name(contrast: str, mask: str, *, coils: int | None = None, reference: 
     return name if virtual_coils is None else f"{name}-vc{virtual_coils}"
 
 
+#: The splits of the single-coil T1w tasks: the synthetic ones and the real scans.
+WITH_REAL_SCANS = (*SPLITS, REAL_SPLIT)
+
+
 def _tasks(*tasks: Task) -> dict[str, Task]:
     for task in tasks:
         expected = task_name(task.contrast, task.mask, coils=task.coils, reference=task.reference,
@@ -172,9 +171,12 @@ def _tasks(*tasks: Task) -> dict[str, Task]:
 
 #: The book's tasks, by name.
 TASKS: dict[str, Task] = _tasks(
-    Task("singlecoil-t1w-cartesian", "single-coil T1w, 1-D Cartesian", "T1w", (0.1, 0.2, 0.3, 0.4, 0.5)),
-    Task("singlecoil-t1w-radial", "single-coil T1w, pseudo-radial", "T1w", (0.1, 0.2, 0.3, 0.4), mask="radial"),
-    Task("singlecoil-t1w-random2d", "single-coil T1w, 2-D random", "T1w", (0.25,), mask="random2d"),
+    Task("singlecoil-t1w-cartesian", "single-coil T1w, 1-D Cartesian", "T1w", (0.1, 0.2, 0.3, 0.4, 0.5),
+         splits=WITH_REAL_SCANS),
+    Task("singlecoil-t1w-radial", "single-coil T1w, pseudo-radial", "T1w", (0.1, 0.2, 0.3, 0.4), mask="radial",
+         splits=WITH_REAL_SCANS),
+    Task("singlecoil-t1w-random2d", "single-coil T1w, 2-D random", "T1w", (0.25,), mask="random2d",
+         splits=WITH_REAL_SCANS),
     Task("multicoil-t1w-equispaced", "16-coil T1w, equispaced Cartesian, no maps", "T1w", (1 / 4, 1 / 6),
          mask="equispaced", coils=16),
     Task("multicoil-t1w-equispaced-vc4", "16-coil T1w compressed to 4 virtual coils, equispaced, no maps", "T1w",

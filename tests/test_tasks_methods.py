@@ -34,7 +34,6 @@ def test_the_book_declares_its_tasks_with_names_that_follow_one_scheme():
     ({"maps": True}, "need multi-coil data"),
     ({"coils": 8, "virtual_coils": 9}, "virtual_coils must be in"),
     ({"reference": "T1w"}, "must differ from the target"),
-    ({"splits": ("train", "holdout")}, "splits must be among"),
 ])
 def test_a_task_refuses_what_cannot_be_asked(options, message):
     with pytest.raises(ValueError, match=message):
@@ -155,3 +154,12 @@ def test_a_task_with_virtual_coils_compresses_its_samples():
     assert sample["kspace"].shape[0] == 4 and sample["sens"].shape[0] == 4 and full["kspace"].shape[0] == 16
     assert float(sample["kspace"].abs().pow(2).sum()) <= float(full["kspace"].abs().pow(2).sum()) * (1 + 1e-5)
     assert task.example(16)["kspace"].shape == (2, 4, 16, 16)
+
+
+def test_a_task_builds_datasets_of_its_own_splits_only():
+    assert "real" in TASKS["singlecoil-t1w-cartesian"].splits and "real" not in TASKS["multicoil-t1w-equispaced"].splits
+    assert len(TASKS["singlecoil-t1w-cartesian"].dataset("smoke", "real", contrast="real")) > 0  # its file: real.h5
+    with pytest.raises(ValueError, match="split must be one of task 'multicoil-t1w-equispaced'"):
+        TASKS["multicoil-t1w-equispaced"].dataset("smoke", "real", contrast="real")
+    with pytest.raises(ValueError, match="splits must be among"):
+        Task("x", "x", "T1w", (0.2,), splits=("train", "holdout"))
