@@ -27,7 +27,7 @@ from torch import nn
 from .evaluation import fully_sampled_ceiling
 from .recipes import RECIPES, Recipe
 from .recipes.classical import CLASSICAL_METHODS, ifr_cs_parameters, ifr_cs_reconstructor, tuned
-from .tasks import TASKS, Task, get_task
+from .tasks import Task, get_task
 
 #: A function ``batch -> image`` (complex, or a magnitude) that evaluation runs.
 Reconstructor = Callable[[dict], torch.Tensor]
@@ -179,7 +179,3 @@ def methods_for(task: str | Task, profile: str = "demo") -> list[Method]:
     task = get_task(task)
     return [method for method in METHODS if method.ratios(profile, task)]
 
-
-def applicable(profile: str = "demo") -> dict[str, list[str]]:
-    """Return ``{task name: [method names]}`` for every task of :data:`mrilab.tasks.TASKS`."""
-    return {name: [method.name for method in methods_for(task, profile)] for name, task in TASKS.items()}

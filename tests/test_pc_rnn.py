@@ -5,7 +5,7 @@ import torch
 
 from mrilab.coils import rss
 from mrilab.masks import cartesian_mask
-from mrilab.models.pc_rnn import PCRNN, ConvRNN
+from mrilab.models.pc_rnn import PCRNN, ConvRNN, gradient_descent_weights
 from mrilab.ops import MRIOperator, channels_to_complex, complex_to_channels, fft2c, ifft2c
 
 
@@ -58,43 +58,12 @@ def test_each_module_returns_images_of_the_input_size(strides):
     assert module(ifft2c(kspace), MRIOperator(mask), kspace)[0].shape == (2, 2, 32, 32)
 
 
-def hand_set_gradient_descent(module: ConvRNN, step: float, lam: float) -> None:
-    """Weights that make one ConvRNN iteration one gradient step on ½‖Ax − y‖² + (λ/2)‖∇x‖², then σ.
-
-    The encoder splits x into its positive and negative parts [x⁺, x⁻] (ReLU passes both), the cell returns 0 on
-    them (each ResConv adds −h to h ≥ 0), so h^(k+1) = [x⁺, x⁻], and the decoder returns
-    (x⁺ − x⁻) + step·λ·Δ(x⁺ − x⁻) with Δ the 5-point Laplacian, zero outside the image.
-    """
-    channels = module.decoder[-1].out_channels
-    eye = torch.zeros(2 * channels, 2 * channels, 3, 3, dtype=torch.float64)
-    eye[range(2 * channels), range(2 * channels), 1, 1] = 1
-    split = torch.zeros(2 * channels, channels, 3, 3, dtype=torch.float64)
-    split[range(channels), range(channels), 1, 1] = 1
-    split[range(channels, 2 * channels), range(channels), 1, 1] = -1
-    laplacian = torch.tensor([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=torch.float64)
-    kernel = step * lam * laplacian
-    kernel[1, 1] += 1
-    merge = torch.zeros(2 * channels, channels, 3, 3, dtype=torch.float64)  # ConvTranspose2d: (in, out, kH, kW)
-    merge[range(channels), range(channels)] = kernel
-    merge[range(channels, 2 * channels), range(channels)] = -kernel
-    with torch.no_grad():
-        for layer, weight in ((module.encoder[0], split), (module.encoder[2], eye), (module.decoder[0], eye),
-                              (module.decoder[2], merge)):
-            layer.weight.copy_(weight)
-            layer.bias.zero_()
-        for res in module.cell:
-            res.first.weight.copy_(eye)
-            res.second.weight.copy_(-eye)
-            res.first.bias.zero_()
-            res.second.bias.zero_()
-
-
 def test_gradient_descent_is_a_conv_rnn_with_hand_set_weights_eq_3():
     step, lam, iterations = 0.2, 0.5, 4
     kspace, mask = coil_data(coils=2, dtype=torch.complex128)
     op = MRIOperator(mask)
     module = ConvRNN(channels=4, features=8, strides=(1, 1), iterations=iterations).double()
-    hand_set_gradient_descent(module, step, lam)
+    gradient_descent_weights(module, step, lam)
 
     def energy(x):  # ½‖D F x − y‖² + (λ/2)‖∇x‖², forward differences of x padded with zeros
         padded = torch.nn.functional.pad(torch.view_as_real(x).movedim(-1, 1), (1, 1, 1, 1))
@@ -171,3 +140,10 @@ def test_the_ablations_run_modules_in_any_order_and_in_parallel():
     assert torch.equal(chained_stages[0]["coils"], parallel_stages[0]["coils"])  # the first module: x̂_0 either way
     assert torch.allclose(parallel_stages[1]["coils"] / scale, second, atol=1e-5)
     assert not torch.allclose(chained_stages[1]["coils"], parallel_stages[1]["coils"])
+
+
+def test_the_gradient_descent_weights_need_a_stride_1_module_of_twice_the_channels():
+    with pytest.raises(ValueError, match="features = 2 \\* channels = 8"):
+        gradient_descent_weights(ConvRNN(channels=4, features=6, strides=(1, 1), iterations=1), 0.1, 0.1)
+    with pytest.raises(ValueError, match="stride 1"):
+        gradient_descent_weights(ConvRNN(channels=4, features=8, strides=(2, 1), iterations=1), 0.1, 0.1)

@@ -86,6 +86,42 @@ class ConvRNN(nn.Module):
         return iterates
 
 
+def gradient_descent_weights(module: ConvRNN, step: float, lam: float) -> None:
+    """Set a stride-1 :class:`ConvRNN`'s weights so that one iteration is one gradient step, then σ (eq. 3).
+
+    The step is on ``½‖Ax − y‖² + (λ/2)‖∇x‖²`` (forward differences, zero outside the image) with step size
+    ``step``; on a data-consistent iterate ``Aᴴ(Ax − y) = 0``, so the step is ``x + step·λ·Δx`` with the 5-point
+    Laplacian ``Δ``. The encoder splits ``x`` into ``(x⁺, x⁻)`` (ReLU passes both), each residual convolution of the
+    cell returns ``h − h = 0`` on the non-negative ``h``, and the decoder returns ``(δ + step·λ·Δ) * (x⁺ − x⁻)``.
+    The module needs ``features = 2 · channels``.
+    """
+    channels = module.decoder[-1].out_channels
+    if module.encoder[0].out_channels != 2 * channels or module.encoder[0].stride != (1, 1):
+        raise ValueError(f"module must have stride 1 and features = 2 * channels = {2 * channels}, got "
+                         f"{module.encoder[0].out_channels} features and strides {module.encoder[0].stride}")
+    dtype = module.decoder[-1].weight.dtype
+    identity = torch.zeros(2 * channels, 2 * channels, 3, 3, dtype=dtype)
+    identity[range(2 * channels), range(2 * channels), 1, 1] = 1
+    split = torch.zeros(2 * channels, channels, 3, 3, dtype=dtype)  # x -> (x, -x)
+    split[range(channels), range(channels), 1, 1] = 1
+    split[range(channels, 2 * channels), range(channels), 1, 1] = -1
+    kernel = step * lam * torch.tensor([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=dtype)
+    kernel[1, 1] += 1
+    merge = torch.zeros(2 * channels, channels, 3, 3, dtype=dtype)  # ConvTranspose2d: (in, out, kH, kW)
+    merge[range(channels), range(channels)] = kernel
+    merge[range(channels, 2 * channels), range(channels)] = -kernel
+    with torch.no_grad():
+        for layer, weight in ((module.encoder[0], split), (module.encoder[2], identity),
+                              (module.decoder[0], identity), (module.decoder[2], merge)):
+            layer.weight.copy_(weight)
+            layer.bias.zero_()
+        for res in module.cell:
+            res.first.weight.copy_(identity)
+            res.second.weight.copy_(-identity)
+            res.first.bias.zero_()
+            res.second.bias.zero_()
+
+
 @register
 class PCRNN(ReconstructionModel):
     """Pyramid ConvRNN (PC-RNN) in the book's contract; returns the root-sum-of-squares magnitude.
