@@ -66,3 +66,18 @@ def test_mask_from_name():
     assert torch.equal(
         mask_from_name("equispaced", (32, 32), 0.2), cartesian_mask((32, 32), 0.2, pattern="equispaced")
     )
+
+
+def test_calibration_size_is_the_side_of_the_fully_sampled_centre_square():
+    from mrilab.masks import calibration_size
+
+    mask = torch.zeros(32, 40, dtype=torch.bool)
+    mask[:, 17:23] = True  # a central band of 6 columns around column 20 (the k-space centre)
+    assert calibration_size(mask) == 6
+    mask[:, 23] = True  # 7 columns, still centred enough for a 7 x 7 square (rows 13..19 are sampled)
+    assert calibration_size(mask) == 7
+    full = torch.ones(8, 12, dtype=torch.bool)
+    assert calibration_size(full) == 8  # capped by the height
+    mask[16, 20] = False
+    with pytest.raises(ValueError, match="unsampled centre"):
+        calibration_size(mask)
