@@ -23,10 +23,10 @@ from .data import SliceDataset
 from .data.randomise import SHIFTS
 from .evaluation import evaluate
 from .io import atomic_write
-from .recipes import cgpd_csnet, ifr_net, ista_net
+from .recipes import cgpd_csnet, d5c5, ifr_net, ista_net, multicoil, pc_rnn, unet
 from .runtime import machine_info, runs_dir
 from .stats import summarize
-from .tasks import TASKS, single_coil_task
+from .tasks import TASKS, Task, single_coil_task
 
 RECORDS = Path(__file__).resolve().parent / "records"
 TOLERANCE_DB = 0.05
@@ -71,12 +71,20 @@ CANDIDATES = {
         "smoke": {"2 steps × 2 slices": {"steps": 2}},
     },
 }
+#: The multi-coil recipes: their candidates are training lengths of the 4× model (the 6× model starts from it with
+#: the recipe's steps), scored on the validation slices of their task.
+MULTI_COIL = {"pc_rnn": pc_rnn, "u_net": unet, "d5c5": d5c5}
+for _method in MULTI_COIL:
+    CANDIDATES[_method] = {"demo": {"600 steps": {"first_steps": 600}, "1200 steps": {"first_steps": 1200}},
+                           "smoke": {"8 steps": {"first_steps": 8}}}
+#: The seeds the chosen recipe is retrained with. The multi-coil models take minutes a run, so one more seed.
+REPEAT_SEEDS = dict.fromkeys(MULTI_COIL, SEEDS[:1])
 #: The training (and validation) ratios of the ablation-size model, as in the two-grid chapter.
 ABLATION_RATIOS = (0.1, 0.3)
 METHOD_NAMES = {"ista_net": "ISTA-Net+", "cgpd_csnet": "CGPD-CSNet", "cgpd_ablation": "CGPD-CSNet (ablation size)",
-                "ifr_net": "IFR-Net"}
-#: The sampling masks each method is trained and validated on (default: 1-D random Cartesian).
-MASKS = {"ifr_net": ifr_net.MASK}
+                "ifr_net": "IFR-Net"} | {method: module.NAME for method, module in MULTI_COIL.items()}
+#: The task each method is trained and validated on (default: single-coil T1w, 1-D random Cartesian).
+VALIDATION_TASKS = {"ifr_net": single_coil_task(ifr_net.MASK)} | dict.fromkeys(MULTI_COIL, multicoil.task())
 
 
 def record_path(method: str, profile: str) -> Path:
@@ -91,6 +99,10 @@ def _models(method: str, profile: str, overrides: dict, seed: int,
     ISTA-Net+ and IFR-Net train their warm-started series up to the last of ``ratios`` (IFR-Net: its own
     pseudo-radial ratios, :data:`mrilab.recipes.ifr_net.RATIOS`).
     """
+    if method in MULTI_COIL:
+        ratio = multicoil.RATIOS[0]
+        model, history = MULTI_COIL[method].train(profile, ratio, seed=seed, schedule=overrides, progress=False)
+        return {ratio: model}, history["seconds"]
     if method == "ifr_net":
         trained = {r: ifr_net.train(profile, r, seed=seed, schedule=overrides, progress=False)
                    for r in ifr_net.RATIOS}
@@ -107,9 +119,17 @@ def _models(method: str, profile: str, overrides: dict, seed: int,
     return dict.fromkeys(ratios, model), history["seconds"]
 
 
-def validation_psnr(models: dict, profile: str, mask: str = "cartesian") -> dict[float, float]:
-    """Return the mean validation PSNR (over blocks, clean target, head mask) of each ratio's model on ``mask``."""
-    task = single_coil_task(mask)
+def validation_task(method: str) -> Task:
+    """Return the task ``method`` is validated on (:data:`VALIDATION_TASKS`)."""
+    return VALIDATION_TASKS.get(method, single_coil_task("cartesian"))
+
+
+def validation_psnr(models: dict, profile: str, task: Task | None = None) -> dict[float, float]:
+    """Return the mean validation PSNR (over blocks, clean target, head mask) of each ratio's model on ``task``.
+
+    ``task`` defaults to the single-coil T1w task with 1-D random Cartesian masks.
+    """
+    task = task or single_coil_task("cartesian")
     return {r: summarize(evaluate(model, task.dataset(profile, "val", ratios=(r,)), device="cpu"),
                          metrics=("psnr",))["psnr_mean"] for r, model in models.items()}
 
@@ -127,7 +147,7 @@ def select(method: str, profile: str = "demo") -> dict:
     tried = []
     for name, overrides in candidates.items():
         models, seconds = _models(method, profile, overrides, seed=0)
-        scores = validation_psnr(models, profile, MASKS.get(method, "cartesian"))
+        scores = validation_psnr(models, profile, validation_task(method))
         tried.append({"name": name, "overrides": overrides, "seed": 0, "train_seconds": round(seconds, 1),
                       "val_psnr": {str(r): round(v, 4) for r, v in scores.items()},
                       "val_psnr_mean": round(float(np.mean(list(scores.values()))), 4)})
@@ -135,13 +155,13 @@ def select(method: str, profile: str = "demo") -> dict:
     close = [c for c in tried if c["val_psnr_mean"] >= best - TOLERANCE_DB]
     chosen = min(close, key=lambda c: c["train_seconds"])
     repeats = []
-    for seed in SEEDS:
+    for seed in REPEAT_SEEDS.get(method, SEEDS):
         models, seconds = _models(method, profile, chosen["overrides"], seed=seed)
-        scores = validation_psnr(models, profile, MASKS.get(method, "cartesian"))
+        scores = validation_psnr(models, profile, validation_task(method))
         repeats.append({"seed": seed, "train_seconds": round(seconds, 1),
                         "val_psnr": {str(r): round(v, 4) for r, v in scores.items()}})
     record = {"method": METHOD_NAMES[method], "profile": profile, "split": "val",
-              "mask": MASKS.get(method, "cartesian"), "rule": RULE,
+              "task": validation_task(method).name, "mask": validation_task(method).mask, "rule": RULE,
               "tolerance_db": TOLERANCE_DB, "candidates": tried, "chosen": chosen["name"], "seed_repeats": repeats,
               "kernel_order": kernel_order_repeat(method, profile, chosen) if method == KERNEL_ORDER_METHOD else None,
               "machine": machine_info(), "written": time.strftime("%Y-%m-%d")}

@@ -1,0 +1,68 @@
+"""U-Net recipe: one model per acceleration on the multi-coil task, the PC-RNN chapter's baseline.
+
+Same interface as every recipe module (:class:`~mrilab.recipes.protocol.Recipe`); the training set-up is the one
+PC-RNN's recipe uses (:mod:`mrilab.recipes.multicoil`), so the two are trained alike.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from torch import nn
+
+from ..models import UNet
+from ..train import Trainer
+from . import multicoil
+from .multicoil import RATIOS
+
+NAME = "U-Net"
+METHOD = "u_net"
+MODEL = UNet
+
+#: Per-profile settings of the per-acceleration models. ``full`` is fastMRI's baseline (32 channels, 4 levels; the
+#: paper's loss, ℓ1; the learning rate and batch size of PC-RNN's ``full``). ``demo`` has 6 channels and 3 levels,
+#: 67,669 parameters with 4 virtual coils, the U-Net closest to PC-RNN's 58,016 (5 channels: 47,001). The training
+#: length was chosen on the validation split like PC-RNN's (:mod:`mrilab.selection`).
+SETTINGS = {
+    "smoke": {"main": {"model": {"channels": 4, "levels": 2}, "train": {"steps": 4, "batch_size": 2, "lr": 1e-3},
+                       "first_steps": 8}},
+    "demo": {"main": {"model": {"channels": 6, "levels": 3}, "train": {"steps": 400, "batch_size": 2, "lr": 1e-3},
+                      "first_steps": 1200}},
+    "full": {"main": {"model": {"channels": 32, "levels": 4},
+                      "train": {"steps": 20000, "batch_size": 8, "lr": 1e-4, "lr_min": 1e-6}, "first_steps": 20000}},
+}  # fmt: skip
+
+
+def run_steps(profile: str, ratio: float, **options: object) -> int:
+    """Return the training steps of one run (options of :func:`trainer`), without building its data."""
+    return multicoil.run_steps(_SELF, profile, ratio, **options)
+
+
+def trainer(profile: str, ratio: float, **options: object) -> Trainer:
+    """Return the trainer of one U-Net run (options of :func:`mrilab.recipes.multicoil.build_trainer`)."""
+    return multicoil.build_trainer(_SELF, profile, ratio, **options)
+
+
+def train(profile: str, ratio: float, *, retrain: bool = False, progress: bool = True, save: bool = False,
+          load_only: bool = False, **options: object) -> tuple[nn.Module, dict]:
+    """Return a trained U-Net and its history (loaded, resumed or trained; options of :func:`trainer`)."""
+    return multicoil.train(_SELF, profile, ratio, retrain=retrain, progress=progress, save=save,
+                           load_only=load_only, **options)
+
+
+def trained(profile: str, *, retrain: bool = False, progress: bool = True) -> dict[float, nn.Module]:
+    """Return the main experiment's models: ``{ratio: U-Net trained for that acceleration}``."""
+    return {r: train(profile, r, retrain=retrain, progress=progress)[0] for r in RATIOS}
+
+
+def task_runs(profile: str) -> dict[str, dict[float, dict]]:
+    """Return the tasks with U-Net models: ``{task name: {ratio: options of train()}}``."""
+    return multicoil.task_runs()
+
+
+def runs(profile: str) -> list[dict]:
+    """Return the options of :func:`train` for every run the chapters use in ``profile``."""
+    return [{"ratio": r} for r in RATIOS]
+
+
+_SELF = sys.modules[__name__]
