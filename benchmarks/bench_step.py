@@ -1,6 +1,6 @@
 """How close each model's training step is to its convolutions, and what ``torch.compile`` buys, on the CPU.
 
-For every method's ``demo`` model (batch of 4 complex 128 × 128 slices, the recipe's mask kind, one thread):
+For every method's ``demo`` model (batch of 4 complex 128 × 128 slices shaped like its task's data, one thread):
 
 * ``step`` — one :meth:`mrilab.train.Trainer.train_step` (the model's own loss, backward, clipping, Adam);
 * ``convolutions`` — the forward and backward of just the model's convolutions: every convolution the step calls,
@@ -23,7 +23,7 @@ import tempfile
 import time
 
 import torch
-from common import ensure_allocator_settings, random_batch, recipe_settings, time_interleaved, write_result
+from common import build_model, ensure_allocator_settings, random_batch, time_interleaved, write_result
 from torch import nn
 
 from mrilab.recipes import METHODS
@@ -35,7 +35,7 @@ SIZE, BATCH = 128, 4
 def trainer_of(module: object, batch: dict, **options: object) -> Trainer:
     """A trainer of ``module``'s demo model on one fixed batch (seeded, so that every variant starts equal)."""
     torch.manual_seed(0)
-    model = module.MODEL(**recipe_settings(module, "demo")["model"])
+    model = build_model(module, "demo")
     return Trainer(model, [batch], tempfile.mkdtemp(), TrainConfig(batch_size=BATCH, device="cpu", **options))
 
 

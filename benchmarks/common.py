@@ -8,6 +8,7 @@ calls made moments apart.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import random
@@ -19,9 +20,8 @@ from pathlib import Path
 
 import torch
 
-from mrilab.masks import mask_from_name
-from mrilab.ops import fft2c
 from mrilab.runtime import machine_info
+from mrilab.tasks import Task, get_task
 
 RESULTS = Path(__file__).parent / "results"
 #: glibc returns large freed blocks to the system and page-faults them back in on the next call, which makes
@@ -82,10 +82,28 @@ def recipe_settings(module: object, profile: str) -> dict:
     return settings.get("main", settings)
 
 
+def main_task(module: object, profile: str = "demo") -> Task:
+    """Return the first task a method's recipe trains for (:func:`task_runs`): the task its timings use."""
+    return get_task(next(iter(module.task_runs(profile))))
+
+
+def build_model(module: object, profile: str) -> torch.nn.Module:
+    """Return a method's main model of ``profile``, with the coils of its task when the model takes ``coils``."""
+    config = dict(recipe_settings(module, profile)["model"])
+    if "coils" in inspect.signature(module.MODEL).parameters:
+        config["coils"] = main_task(module, profile).n_coils
+    return module.MODEL(**config)
+
+
+def timing_ratio(task: Task) -> float:
+    """The sampling ratio of a timing batch: 0.3 where the task has it (the single-coil tasks), else its first."""
+    return 0.3 if 0.3 in task.ratios else task.ratios[0]
+
+
 def random_batch(module: object, size: int, batch_size: int, device: torch.device) -> dict:
-    """A batch of random complex images under the method's mask kind at ratio 0.3 (timing does not read values)."""
+    """A random batch shaped like the data of the method's task, with a target (timing does not read values)."""
+    task = main_task(module)
+    batch = task.example(size, batch=batch_size, ratio=timing_ratio(task))
     generator = torch.Generator().manual_seed(0)
-    target = torch.randn(batch_size, 1, size, size, dtype=torch.complex64, generator=generator)
-    mask = torch.stack([mask_from_name(module.MASK, (size, size), 0.3, seed=s) for s in range(batch_size)])[:, None]
-    batch = {"kspace": fft2c(target) * mask, "mask": mask, "target": target, "ratio": torch.full((batch_size,), 0.3)}
+    batch["target"] = torch.randn(batch_size, 1, size, size, dtype=torch.complex64, generator=generator)
     return {k: v.to(device) for k, v in batch.items()}

@@ -4,11 +4,12 @@
 
 It builds a few slices of the ``full`` data (256 × 256, the ``full`` profile's build parameters with fewer slices:
 :data:`CHECK_PROFILE`), then, for every method of :data:`mrilab.recipes.METHODS`, in a process of its own: builds
-the method's ``full`` model, takes two steps of :class:`mrilab.train.Trainer` with the ``full`` recipe's batch size
-on the method's training data, and evaluates the model on the check's test slices. It reports the parameters, the
-seconds of each step and of the evaluation, and the process's peak resident memory (what a machine needs to train
-that model on the CPU). With the recipes' batch sizes it needs more time and memory than CI has (README);
-``make test`` runs it with ``--batch-size 1``: the same models at the same image size, one slice per step.
+the method's ``full`` model, takes two steps of :class:`mrilab.train.Trainer` with the ``full`` recipe's batch
+size on the training data of its task (:mod:`mrilab.tasks`), and evaluates the model on the check's test slices.
+It reports the parameters, the seconds of each step and of the evaluation, and the process's peak resident memory
+(what a machine needs to train that model on the CPU). With the recipes' batch sizes it needs more time and memory
+than CI has (README); ``make test`` runs it with ``--batch-size 1``: the same models at the same image size, one
+slice per step.
 """
 
 from __future__ import annotations
@@ -24,18 +25,18 @@ import time
 from pathlib import Path
 
 import torch
-from common import RESULTS, recipe_settings
+from common import RESULTS, build_model, main_task, recipe_settings, timing_ratio
 
-from mrilab.data import DATASET_PROFILES, SliceDataset, build_dataset
+from mrilab.data import DATASET_PROFILES, build_dataset
 from mrilab.evaluation import evaluate
 from mrilab.recipes import METHODS
 from mrilab.runtime import machine_info
 from mrilab.stats import summarize
 from mrilab.train import TrainConfig, Trainer, parameter_count
 
-#: The ``full`` profile's image size, contrasts and synthesis with a handful of slices (no multi-coil files).
+#: The ``full`` profile's image size, contrasts and synthesis with a handful of slices (a few multi-coil ones).
 CHECK_PROFILE = dataclasses.replace(DATASET_PROFILES["full"], name="full-check", slices=(8, 2, 4, 2),
-                                    multicoil_slices=(0, 0, 0, 0))
+                                    multicoil_slices=(2, 0, 2, 0))
 
 
 def check_method(name: str, batch_size: int | None = None) -> dict:
@@ -45,10 +46,11 @@ def check_method(name: str, batch_size: int | None = None) -> dict:
     """
     module = METHODS[name]
     settings = recipe_settings(module, "full")
-    ratio = 0.3
+    task = main_task(module, "full")
+    ratio = timing_ratio(task)
     torch.manual_seed(0)
-    model = module.MODEL(**settings["model"])
-    train = SliceDataset(CHECK_PROFILE, "train", "T1w", mask=module.MASK, ratios=(ratio,), target="noisy")
+    model = build_model(module, "full")
+    train = task.dataset(CHECK_PROFILE, "train", ratios=(ratio,), target="noisy")
     config = TrainConfig(batch_size=batch_size or settings["train"]["batch_size"], lr=settings["train"]["lr"],
                          steps=2, device="cpu")
     trainer = Trainer(model, train, tempfile.mkdtemp(), config)
@@ -59,11 +61,11 @@ def check_method(name: str, batch_size: int | None = None) -> dict:
         steps.append(round(time.perf_counter() - tic, 2))
         if not torch.isfinite(loss):
             raise FloatingPointError(f"{name}: loss {float(loss)} at step {step}")
-    test = SliceDataset(CHECK_PROFILE, "test", "T1w", mask=module.MASK, ratios=(ratio,))
+    test = task.dataset(CHECK_PROFILE, "test", ratios=(ratio,))
     tic = time.perf_counter()
     rows = evaluate(trainer.model, test, device="cpu", batch_size=len(test))
     evaluation = time.perf_counter() - tic
-    return {"method": name, "model": settings["model"], "parameters": parameter_count(model),
+    return {"method": name, "task": task.name, "model": settings["model"], "parameters": parameter_count(model),
             "batch_size": config.batch_size, "size": CHECK_PROFILE.size, "step_seconds": steps,
             "evaluation_seconds_per_slice": round(evaluation / len(test), 2),
             "untrained_psnr": round(summarize(rows, metrics=("psnr",))["psnr_mean"], 2),

@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import random_batch, recipe_settings  # noqa: E402
+from common import build_model, random_batch, recipe_settings  # noqa: E402
 
 from mrilab.data import SliceDataset  # noqa: E402
 from mrilab.evaluation import evaluate  # noqa: E402
@@ -109,7 +109,7 @@ def step_timings(device: torch.device, profiles: tuple[str, ...], precisions: tu
                        "batch_size": batch_size}
                 try:
                     torch.manual_seed(0)
-                    model = module.MODEL(**settings["model"])
+                    model = build_model(module, profile)
                     row["parameters"] = parameter_count(model)
                     config = TrainConfig(batch_size=batch_size, precision=precision, device=str(device))
                     trainer = Trainer(model, [batch], out / "unused", config)
@@ -144,7 +144,7 @@ def inference_timings(device: torch.device, profiles: tuple[str, ...], precision
         for name, module in METHODS.items():
             batch = random_batch(module, SLICE, 1, device)
             torch.manual_seed(0)
-            model = module.MODEL(**recipe_settings(module, profile)["model"]).to(device).eval()
+            model = build_model(module, profile).to(device).eval()
             for precision in precisions:
                 row = {"method": name, "profile": profile, "precision": precision, "size": SLICE}
                 dtype = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}[precision]

@@ -23,28 +23,14 @@ import sys
 import time
 from collections.abc import Callable
 
-import torch
-from torch import nn
-
 from .evaluation import evaluate
-from .methods import METHODS, Method, Reconstructor
-from .models.base import reconstruct
+from .methods import METHODS, restricted
 from .results import load_all, read_results, results_row, table, write_results
 from .runtime import PROFILES, machine_info, resolve_device
 from .tasks import TASKS, Task, get_task
 
 EXPERIMENT = "benchmark"
 TOLERANCE_DB = 0.01
-
-
-def _guarded(task: Task, method: Method, reconstructor: Reconstructor) -> Reconstructor:
-    """Return ``reconstructor`` seeing only the inputs ``task`` gives ``method`` (a model through the contract)."""
-    call = (lambda batch: reconstruct(reconstructor, batch)) if isinstance(reconstructor, nn.Module) else reconstructor
-
-    def run(batch: dict) -> torch.Tensor:
-        return call(task.inputs(batch, oracle=method.oracle))
-
-    return run
 
 
 def run_task(profile: str, task: Task, *, device: str = "cpu",
@@ -62,7 +48,7 @@ def run_task(profile: str, task: Task, *, device: str = "cpu",
                 skipped.append(f"{method.name} on {task.name} at {ratio:g}: {error}")
                 continue
             tic = time.perf_counter()
-            per_slice = evaluate(_guarded(task, method, reconstructor), dataset, device=device)
+            per_slice = evaluate(restricted(task, method, reconstructor), dataset, device=device)
             row = results_row(method.name, per_slice, task=task.name, dataset=f"brain-{profile}", split="test",
                               mask=task.mask, ratio=ratio, parameters=method.parameters(reconstructor),
                               contrast=task.contrast, coils=task.n_coils, reference=task.reference,

@@ -2,6 +2,7 @@
 
 * :func:`show_table` — a titled Markdown table of results rows (:func:`mrilab.results.table`);
 * :func:`seconds_per_slice` — the wall time of one reconstruction of a ``size × size`` slice of a task;
+* :func:`training_step_cost` — the wall time and the activation memory of one training step, per slice;
 * :func:`seed_mean` and :func:`block_mean` — the per-slice scores averaged over seeds, the mean over blocks;
 * :func:`as_batch` (one sample as a batch), :func:`loss_curves` (the losses of several runs, from their committed
   histories) and :func:`reconstruction_grid` (reconstructions with error maps scaled per figure), re-exported here.
@@ -22,7 +23,7 @@ from .results import table
 from .tasks import Task, get_task
 
 __all__ = ["as_batch", "loss_curves", "block_mean", "reconstruction_grid", "seconds_per_slice", "seed_mean",
-           "show_table"]
+           "show_table", "training_step_cost"]
 
 
 def show_table(rows: list[dict], title: str, *, metric: str = "psnr", experiment: str | None = None,
@@ -54,6 +55,38 @@ def seconds_per_slice(model: torch.nn.Module, size: int, *, task: str | Task = "
             torch.cuda.synchronize()
         times.append(time.perf_counter() - tic)
     return min(times[1:])
+
+
+def training_step_cost(trainer: object, *, repeats: int = 2) -> dict[str, float]:
+    """Return the wall time (s) and the memory of the tensors saved for backward (bytes) of one step, per slice.
+
+    ``trainer`` is a :class:`~mrilab.train.Trainer`; its loss on its first batch is differentiated ``repeats``
+    times after one warm-up (the best time counts), and the gradients are discarded. The memory is the total size
+    of every tensor autograd keeps for the backward pass (``torch.autograd.graph.saved_tensors_hooks``), the part
+    of training memory that grows with the image and the coils; it is the same on every device.
+    """
+    batch = trainer.batch(0)
+    size = batch["kspace"].shape[0]
+    saved = []
+
+    def keep(tensor: torch.Tensor) -> torch.Tensor:
+        saved.append(tensor.numel() * tensor.element_size())
+        return tensor
+
+    times = []
+    for _ in range(repeats + 1):
+        saved.clear()
+        if trainer.device.type == "cuda":
+            torch.cuda.synchronize()
+        tic = time.perf_counter()
+        with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
+            loss = trainer.loss_fn(trainer.model, batch)
+        loss.backward()
+        if trainer.device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - tic)
+    trainer.optimizer.zero_grad(set_to_none=True)
+    return {"seconds": min(times[1:]) / size, "bytes": sum(saved) / size}
 
 
 def seed_mean(per_seed: list[list[dict]]) -> list[dict]:

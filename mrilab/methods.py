@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from .evaluation import fully_sampled_ceiling
+from .models.base import reconstruct
 from .recipes import RECIPES, Recipe
 from .recipes.classical import CLASSICAL_METHODS, ifr_cs_parameters, ifr_cs_reconstructor, tuned
 from .tasks import Task, get_task
@@ -164,6 +165,20 @@ METHODS: tuple[Method, ...] = (
     *(Trained(recipe) for recipe in RECIPES),
     Ceiling(),
 )
+
+
+def restricted(task: Task, method: Method, reconstructor: Reconstructor) -> Reconstructor:
+    """Return ``reconstructor`` seeing only the inputs ``task`` gives ``method`` (:meth:`Task.inputs`).
+
+    A model is called through the shared contract (:func:`mrilab.models.base.reconstruct`). Without this, a
+    multi-coil batch would hand its true sensitivity maps to every method.
+    """
+    call = (lambda batch: reconstruct(reconstructor, batch)) if isinstance(reconstructor, nn.Module) else reconstructor
+
+    def run(batch: dict) -> torch.Tensor:
+        return call(task.inputs(batch, oracle=method.oracle))
+
+    return run
 
 
 def get_method(name: str) -> Method:

@@ -75,7 +75,7 @@ CANDIDATES = {
 #: the recipe's steps), scored on the validation slices of their task.
 MULTI_COIL = {"pc_rnn": pc_rnn, "u_net": unet, "d5c5": d5c5}
 for _method in MULTI_COIL:
-    CANDIDATES[_method] = {"demo": {"600 steps": {"first_steps": 600}, "1200 steps": {"first_steps": 1200}},
+    CANDIDATES[_method] = {"demo": {f"{n} steps": {"first_steps": n} for n in (600, 1200, 2400)},
                            "smoke": {"8 steps": {"first_steps": 8}}}
 #: The seeds the chosen recipe is retrained with. The multi-coil models take minutes a run, so one more seed.
 REPEAT_SEEDS = dict.fromkeys(MULTI_COIL, SEEDS[:1])

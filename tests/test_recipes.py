@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mrilab.data import NoisyKSpace, SliceDataset
-from mrilab.recipes import METHODS, cgpd_csnet, common, ifr_net, ista_net
+from mrilab.recipes import METHODS, cgpd_csnet, common, d5c5, ifr_net, ista_net, multicoil, pc_rnn, unet
 from mrilab.train import load_checkpoint
 
 CGPD_CSNET = cgpd_csnet.SETTINGS
@@ -154,7 +154,7 @@ def test_the_lambda_settings_cover_every_ratio_the_chapters_compare_with_tv():
 
 
 def test_every_method_has_the_same_interface():
-    assert list(METHODS) == ["ISTA-Net+", "CGPD-CSNet", "IFR-Net"]
+    assert list(METHODS) == ["ISTA-Net+", "CGPD-CSNet", "IFR-Net", "U-Net", "D5C5", "PC-RNN"]
     for name, module in METHODS.items():
         assert module.NAME == name and set(module.SETTINGS) == {"smoke", "demo", "full"}
         for function in ("trainer", "train", "trained", "runs", "run_steps"):
@@ -270,3 +270,37 @@ def test_gpu_training_estimate_is_steps_times_the_recorded_step(tmp_path, monkey
     assert f"{len(ista_net.runs('full'))} runs, {steps:,} training steps" in sentence
     assert f"about {steps * 0.1 / 3600:.1f} GPU hours" in sentence and "Some GPU (2026-01-02)" in sentence
     assert f"about {steps * 0.05 / 3600:.1f} GPU hours" in common.gpu_training_estimate(ista_net, precision="bfloat16")
+
+
+def test_multicoil_recipes_train_one_model_per_acceleration_6x_from_4x(runs, smoke_dataset_root, monkeypatch):
+    monkeypatch.setenv("MRILAB_DATA", str(smoke_dataset_root))
+    for module in (unet, d5c5, pc_rnn):
+        first, second = (module.trainer("smoke", r) for r in multicoil.RATIOS)
+        assert first.run.start_from is None and second.run.start_from == multicoil.RATIOS[0]
+        assert first.config.steps == module.SETTINGS["smoke"]["main"]["first_steps"]
+        assert second.config.steps == module.SETTINGS["smoke"]["main"]["train"]["steps"]
+        assert first.run.name.startswith("4x_vc4-") and second.run.name.startswith("6x_vc4-")
+        assert module.task_runs("smoke") == {multicoil.TASK: {r: {"ratio": r} for r in multicoil.RATIOS}}
+        batch = first.batch(0)
+        assert batch["kspace"].shape[1] == 4 and batch["mask"].float().mean() == pytest.approx(0.25, abs=0.05)
+    model, history = pc_rnn.train("smoke", multicoil.RATIOS[1], progress=False)
+    assert len(list((runs / "smoke" / "pc_rnn").glob("4x_vc4-*/checkpoint.pt"))) == 1  # the 4× model came first
+    assert history["step"][-1] == pc_rnn.SETTINGS["smoke"]["main"]["train"]["steps"] and model.coils == 4
+
+
+def test_pc_rnn_ablations_are_table_vii_variants_and_table_iv_coils(runs, smoke_dataset_root, monkeypatch):
+    monkeypatch.setenv("MRILAB_DATA", str(smoke_dataset_root))
+    demo = pc_rnn.ablations("demo")
+    variants = {(o["variant"], o.get("virtual_coils")) for o in demo}
+    assert variants == {(v, None) for v in pc_rnn.TABLE_VII} | {("s4_2_1", 8)}
+    assert len(demo) == len(variants) * len(pc_rnn.EXPERIMENTS["demo"]["seeds"])
+    assert all(o["ratio"] == pc_rnn.ABLATION_RATIO and o["setting"] == "ablation" for o in demo)
+    parallel = pc_rnn.trainer("smoke", 0.25, setting="ablation", variant="parallel")
+    reverse = pc_rnn.trainer("smoke", 0.25, setting="ablation", variant="s1_2_4", virtual_coils=8)
+    assert parallel.model.connected is False and parallel.run.start_from is None
+    assert reverse.model.config["scales"] == [1, 2, 4] and reverse.model.coils == 8
+    assert reverse.batch(0)["kspace"].shape[1] == 8 and reverse.run.name.startswith("ablation_s1_2_4_4x_vc8-")
+    with pytest.raises(ValueError, match="variant must be one of"):
+        pc_rnn.trainer("smoke", 0.25, variant="s3")
+    with pytest.raises(KeyError, match="not a PC-RNN setting"):
+        pc_rnn.trainer("smoke", 0.25, schedule={"epochs": 3})

@@ -106,7 +106,7 @@ def test_zero_filling_of_multi_coil_data_is_the_root_sum_of_squares_and_sense_tv
     for name in ("Zero-filling", "TV (estimated maps)", "TV (true maps, oracle)"):
         method = methods.get_method(name)
         built = method.build("smoke", task, 1 / 4, dataset=dataset)
-        scores[name] = sum(r["psnr"] for r in evaluate(benchmark._guarded(task, method, built), dataset)) / 2
+        scores[name] = sum(r["psnr"] for r in evaluate(methods.restricted(task, method, built), dataset)) / 2
     assert scores["TV (true maps, oracle)"] > scores["Zero-filling"]
     assert scores["TV (estimated maps)"] > scores["Zero-filling"]
 
@@ -143,6 +143,28 @@ def test_the_timing_helper_feeds_a_model_an_input_of_its_task():
     assert seconds_per_slice(model, 32, repeats=1) > 0
     with pytest.raises(ValueError, match="kspace must be single-coil"):  # 16 coils: the task's input, not one coil
         seconds_per_slice(model, 32, task="multicoil-t1w-equispaced", repeats=1)
+
+
+def test_the_training_cost_helper_counts_what_autograd_saves_per_slice():
+    from types import SimpleNamespace
+
+    from mrilab.chapter import training_step_cost
+
+    conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+
+    def cost(size, batch):
+        images = torch.randn(batch, 1, size, size)
+        trainer = SimpleNamespace(batch=lambda step: {"kspace": images}, model=conv, device=torch.device("cpu"),
+                                  optimizer=torch.optim.SGD(conv.parameters(), lr=0.1),
+                                  loss_fn=lambda model, b: torch.relu(model(b["kspace"])).sum())
+        return training_step_cost(trainer, repeats=1)
+
+    small, large, pair = cost(16, 1), cost(32, 1), cost(32, 2)
+    assert small["seconds"] > 0 and conv.weight.grad is None  # the gradients are discarded
+    # conv saves its input (and its weight), ReLU its output: 1 + 4 float32 maps of the image per slice
+    assert large["bytes"] == pytest.approx(5 * 4 * 32 * 32, rel=0.05)
+    assert 3.5 < large["bytes"] / small["bytes"] <= 4
+    assert pair["bytes"] == pytest.approx(large["bytes"], rel=0.05)  # per slice: the batch divides out
 
 
 

@@ -17,7 +17,7 @@ from ..models import PCRNN
 from ..runtime import pick
 from ..train import Trainer
 from . import multicoil
-from .multicoil import RATIOS, TASK  # noqa: F401 (TASK: the task of the main models)
+from .multicoil import RATIOS
 
 NAME = "PC-RNN"
 METHOD = "pc_rnn"
