@@ -13,17 +13,21 @@ For every method's ``demo`` model (batch of 4 complex 128 × 128 slices shaped l
 The three are timed in interleaved rounds (:func:`common.time_interleaved`): median and IQR in milliseconds.
 
     python benchmarks/bench_step.py [--rounds 30] [--no-compile] [--methods IFR-Net ...]
+
+With ``--methods``, the entries of the other methods already in ``benchmarks/results/step.json`` are kept (each entry
+says when it was measured).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
 
 import torch
-from common import build_model, ensure_allocator_settings, random_batch, time_interleaved, write_result
+from common import RESULTS, build_model, ensure_allocator_settings, random_batch, time_interleaved, write_result
 from torch import nn
 
 from mrilab.recipes import METHODS
@@ -71,6 +75,10 @@ def main() -> int:
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp()  # a cold cache: compile_seconds is a first compile
     torch.set_num_threads(1)
     results = {"allocator": allocator, "size": SIZE, "batch_size": BATCH, "threads": 1, "models": {}}
+    previous = RESULTS / "step.json"
+    if previous.exists():  # keep the methods not measured now
+        kept = json.loads(previous.read_text())["results"]["models"]
+        results["models"] = {name: entry for name, entry in kept.items() if name not in args.methods}
     for name in args.methods:
         module = METHODS[name]
         batch = random_batch(module, SIZE, BATCH, torch.device("cpu"))
@@ -78,7 +86,8 @@ def main() -> int:
         convolutions, n_convolutions = convolution_replay(eager, batch)
         contenders = {"step": lambda eager=eager, batch=batch: eager.train_step(batch, 1e-5),
                       "convolutions": convolutions}
-        entry = {"parameters": parameter_count(eager.model), "convolution_calls": n_convolutions}
+        entry = {"parameters": parameter_count(eager.model), "convolution_calls": n_convolutions,
+                 "measured": time.strftime("%Y-%m-%d")}
         if not args.no_compile:
             compiled = trainer_of(module, batch, compile=True)
             tic = time.perf_counter()

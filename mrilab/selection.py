@@ -74,17 +74,21 @@ CANDIDATES = {
 #: The multi-coil recipes: their candidates are training lengths of the 4× model (the 6× model starts from it with
 #: the recipe's steps), scored on the validation slices of their task.
 MULTI_COIL = {"pc_rnn": pc_rnn, "u_net": unet, "d5c5": d5c5}
-for _method in MULTI_COIL:
-    CANDIDATES[_method] = {"demo": {f"{n} steps": {"first_steps": n} for n in (600, 1200, 2400)},
-                           "smoke": {"8 steps": {"first_steps": 8}}}
+CANDIDATES |= {method: {"demo": {f"{n} steps": {"first_steps": n} for n in (600, 1200, 2400)},
+                        "smoke": {"8 steps": {"first_steps": 8}}} for method in MULTI_COIL}
+# the small PC-RNN every pyramid of the PC-RNN chapter's Table VII is trained as (its full pyramid, at 4×)
+CANDIDATES["pc_rnn_ablation"] = {"demo": {f"{n} steps": {"train": {"steps": n}} for n in (150, 300, 600)},
+                                 "smoke": {"2 steps": {"train": {"steps": 2}}}}
 #: The seeds the chosen recipe is retrained with. The multi-coil models take minutes a run, so one more seed.
-REPEAT_SEEDS = dict.fromkeys(MULTI_COIL, SEEDS[:1])
+REPEAT_SEEDS = dict.fromkeys((*MULTI_COIL, "pc_rnn_ablation"), SEEDS[:1])
 #: The training (and validation) ratios of the ablation-size model, as in the two-grid chapter.
 ABLATION_RATIOS = (0.1, 0.3)
 METHOD_NAMES = {"ista_net": "ISTA-Net+", "cgpd_csnet": "CGPD-CSNet", "cgpd_ablation": "CGPD-CSNet (ablation size)",
-                "ifr_net": "IFR-Net"} | {method: module.NAME for method, module in MULTI_COIL.items()}
+                "ifr_net": "IFR-Net", "pc_rnn_ablation": "PC-RNN (ablation size)"} | {
+                    method: module.NAME for method, module in MULTI_COIL.items()}
 #: The task each method is trained and validated on (default: single-coil T1w, 1-D random Cartesian).
-VALIDATION_TASKS = {"ifr_net": single_coil_task(ifr_net.MASK)} | dict.fromkeys(MULTI_COIL, multicoil.task())
+VALIDATION_TASKS = {"ifr_net": single_coil_task(ifr_net.MASK)} | dict.fromkeys((*MULTI_COIL, "pc_rnn_ablation"),
+                                                                               multicoil.task())
 
 
 def record_path(method: str, profile: str) -> Path:
@@ -99,6 +103,11 @@ def _models(method: str, profile: str, overrides: dict, seed: int,
     ISTA-Net+ and IFR-Net train their warm-started series up to the last of ``ratios`` (IFR-Net: its own
     pseudo-radial ratios, :data:`mrilab.recipes.ifr_net.RATIOS`).
     """
+    if method == "pc_rnn_ablation":
+        ratio = pc_rnn.ABLATION_RATIO
+        model, history = pc_rnn.train(profile, ratio, setting="ablation", variant="s4_2_1", seed=seed,
+                                      schedule=overrides, progress=False)
+        return {ratio: model}, history["seconds"]
     if method in MULTI_COIL:
         ratio = multicoil.RATIOS[0]
         model, history = MULTI_COIL[method].train(profile, ratio, seed=seed, schedule=overrides, progress=False)

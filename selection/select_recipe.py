@@ -1,10 +1,11 @@
 """Choose the demo training recipes on the validation split and commit the record (see mrilab.selection).
 
-    python selection/select_recipe.py --profile demo [--method ista_net] [--method cgpd_csnet] [--method ifr_net]
+    python selection/select_recipe.py --profile demo [--method ista_net] [--method pc_rnn] ...
 
 Trains every candidate schedule (finished runs in $MRILAB_RUNS are reused, and so are committed weights whose recipe
-matches), scores it on validation (IFR-Net on its pseudo-radial masks), applies the rule, retrains the choice with
-two more seeds and writes mrilab/records/selection_{profile}_{method}.json.
+matches), scores it on the validation slices of the method's task (IFR-Net on its pseudo-radial masks, the multi-coil
+models on 4 virtual coils at 4×), applies the rule, retrains the choice with more seeds (two; one for the multi-coil
+models) and writes mrilab/records/selection_{profile}_{method}.json.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 import pytest
 
 from mrilab import selection
+from mrilab.recipes import pc_rnn
 
 
 @pytest.fixture
@@ -44,3 +45,25 @@ def test_selection_errors_name_the_argument(isolated):
         selection.select("ista_net", "full")
     with pytest.raises(FileNotFoundError, match="select_recipe.py"):
         selection.load_record("ista_net", "full")
+
+
+def test_a_multicoil_selection_scores_its_candidates_on_the_validation_slices_of_its_task(isolated):
+    record = selection.select("pc_rnn", "smoke")
+    assert record["task"] == "multicoil-t1w-equispaced-vc4" and record["mask"] == "equispaced"
+    assert list(record["candidates"][0]["val_psnr"]) == ["0.25"]  # the 4× model
+    assert [r["seed"] for r in record["seed_repeats"]] == list(selection.REPEAT_SEEDS["pc_rnn"])
+
+
+def test_the_multicoil_recipes_train_as_long_as_their_committed_selection_chose():
+    def chosen(method):
+        record = selection.load_record(method, "demo")
+        best = max(c["val_psnr_mean"] for c in record["candidates"])
+        choice = next(c for c in record["candidates"] if c["name"] == record["chosen"])
+        assert choice["val_psnr_mean"] >= best - record["tolerance_db"]
+        assert record["task"] == "multicoil-t1w-equispaced-vc4"
+        return choice["overrides"]
+
+    for method, module in selection.MULTI_COIL.items():
+        assert module.SETTINGS["demo"]["main"]["first_steps"] == chosen(method)["first_steps"], method
+    ablation = pc_rnn.SETTINGS["demo"]["ablation"]["train"]["steps"]
+    assert ablation == chosen("pc_rnn_ablation")["train"]["steps"]

@@ -20,16 +20,17 @@ METHOD = "d5c5"
 MODEL = D5C5
 
 #: Per-profile settings of the per-acceleration models. ``full`` is Schlemper et al.'s cascade (5 CNNs of 5
-#: convolutions with 64 feature maps, each followed by data consistency) with the coils as channels, trained with
-#: the learning rate and batch size of PC-RNN's ``full``. ``demo`` has 18 feature maps, 57,100 parameters with 4
-#: virtual coils, 1.6 % fewer than PC-RNN's 58,016. The training length was chosen on the validation split like
-#: PC-RNN's (:mod:`mrilab.selection`).
+#: convolutions, each followed by data consistency) with the coils as channels, widened from their 64 feature maps to
+#: 100 to match PC-RNN-S's size as the paper did (1,424,040 parameters with 4 virtual coils, 2 % more than PC-RNN-S's
+#: 1,395,296), trained with the learning rate and batch size of PC-RNN's ``full``. ``demo`` has 18 feature maps, 57,100
+#: parameters with 4 virtual coils, 1.6 % fewer than PC-RNN's 58,016. The training length was chosen on the validation
+#: split like PC-RNN's (:mod:`mrilab.selection`).
 SETTINGS = {
     "smoke": {"main": {"model": {"cascades": 2, "depth": 3, "features": 4},
                        "train": {"steps": 4, "batch_size": 2, "lr": 1e-3}, "first_steps": 8}},
     "demo": {"main": {"model": {"features": 18}, "train": {"steps": 400, "batch_size": 2, "lr": 1e-3},
                       "first_steps": 1200}},
-    "full": {"main": {"model": {"features": 64},
+    "full": {"main": {"model": {"features": 100},
                       "train": {"steps": 20000, "batch_size": 8, "lr": 1e-4, "lr_min": 1e-6}, "first_steps": 20000}},
 }  # fmt: skip
 
