@@ -84,3 +84,16 @@ def test_d5c5_starts_as_zero_filling_and_keeps_the_measured_k_space_after_every_
 def test_bad_configurations_are_refused(cls, options, message):
     with pytest.raises(ValueError, match=message):
         cls(**options)
+
+
+def test_the_unet_ignores_sensitivity_maps_it_was_not_trained_with():
+    from mrilab.coils import birdcage_maps
+
+    torch.manual_seed(0)
+    model = UNet(channels=4, levels=2).eval()
+    mask = torch.zeros(1, 1, 16, 16, dtype=torch.bool)
+    mask[..., ::2] = True
+    kspace = torch.randn(1, 4, 16, 16, dtype=torch.complex64) * mask
+    sens = birdcage_maps(4, (16, 16)).unsqueeze(0)
+    with torch.no_grad():
+        assert torch.equal(model(kspace, mask), model(kspace, mask, sens=sens))

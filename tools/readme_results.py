@@ -56,6 +56,8 @@ def task_table() -> str:
     lines = ["| task | contrast | coils | reference | mask | ratios | methods |", "|---" * 7 + "|"]
     for task in TASKS.values():
         coils = "1" if task.coils is None else f"{task.coils}" + (" with maps" if task.maps else ", no maps")
+        if task.virtual_coils is not None:
+            coils += f", compressed to {task.virtual_coils}"
         ratios = ", ".join(f"{100 * r:.3g} %" for r in task.ratios)
         names = ", ".join(m.name for m in methods_for(task))
         lines.append(f"| `{task.name}` | {task.contrast} | {coils} | {task.reference or '—'} | {task.mask} | "

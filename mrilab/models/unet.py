@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..coils import rss
+from ..ops import MRIOperator
 from .base import Measurements, ReconstructionModel, check_training_batch
 from .registry import register
 
@@ -79,8 +80,12 @@ class UNet(ReconstructionModel):
         self.out = nn.Conv2d(widths[0], 1, 1)
 
     def unroll(self, data: Measurements, *, return_stages: bool) -> tuple[torch.Tensor, list[dict]]:
-        """Return the U-Net's magnitude image of the zero-filled magnitude (and its input as a stage)."""
-        zero_filled = rss(data.op.adjoint(data.y)).unsqueeze(1)
+        """Return the U-Net's magnitude image of the zero-filled magnitude (and its input as a stage).
+
+        The input is the root-sum-of-squares of the zero-filled coil images, whether or not the batch carries
+        sensitivity maps (a SENSE adjoint would hand the network another image than the one it was trained on).
+        """
+        zero_filled = rss(MRIOperator(data.mask).adjoint(data.y)).unsqueeze(1)  # coil by coil: maps are not used
         inputs = [zero_filled]
         if self.reference_input:
             if data.reference is None:

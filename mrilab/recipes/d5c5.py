@@ -29,7 +29,7 @@ SETTINGS = {
     "smoke": {"main": {"model": {"cascades": 2, "depth": 3, "features": 4},
                        "train": {"steps": 4, "batch_size": 2, "lr": 1e-3}, "first_steps": 8}},
     "demo": {"main": {"model": {"features": 18}, "train": {"steps": 400, "batch_size": 2, "lr": 1e-3},
-                      "first_steps": 1200}},
+                      "first_steps": 2400}},
     "full": {"main": {"model": {"features": 100},
                       "train": {"steps": 20000, "batch_size": 8, "lr": 1e-4, "lr_min": 1e-6}, "first_steps": 20000}},
 }  # fmt: skip

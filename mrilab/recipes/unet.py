@@ -28,7 +28,7 @@ SETTINGS = {
     "smoke": {"main": {"model": {"channels": 4, "levels": 2}, "train": {"steps": 4, "batch_size": 2, "lr": 1e-3},
                        "first_steps": 8}},
     "demo": {"main": {"model": {"channels": 6, "levels": 3}, "train": {"steps": 400, "batch_size": 2, "lr": 1e-3},
-                      "first_steps": 1200}},
+                      "first_steps": 2400}},
     "full": {"main": {"model": {"channels": 14, "levels": 4},
                       "train": {"steps": 20000, "batch_size": 8, "lr": 1e-4, "lr_min": 1e-6}, "first_steps": 20000}},
 }  # fmt: skip
