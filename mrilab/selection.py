@@ -23,7 +23,7 @@ from .data import SliceDataset
 from .data.randomise import SHIFTS
 from .evaluation import evaluate
 from .io import atomic_write
-from .recipes import cgpd_csnet, d5c5, ifr_net, ista_net, multicoil, pc_rnn, unet
+from .recipes import cgpd_csnet, d5c5, ifr_net, ima, ista_net, multicoil, multicontrast, pc_rnn, unet
 from .runtime import machine_info, runs_dir
 from .stats import summarize
 from .tasks import TASKS, Task, single_coil_task
@@ -79,16 +79,24 @@ CANDIDATES |= {method: {"demo": {f"{n} steps": {"first_steps": n} for n in (600,
 # the small PC-RNN every pyramid of the PC-RNN chapter's Table VII is trained as (its full pyramid, at 4×)
 CANDIDATES["pc_rnn_ablation"] = {"demo": {f"{n} steps": {"train": {"steps": n}} for n in (150, 300, 600)},
                                  "smoke": {"2 steps": {"train": {"steps": 2}}}}
-#: The seeds the chosen recipe is retrained with. The multi-coil models take minutes a run, so one more seed.
-REPEAT_SEEDS = dict.fromkeys((*MULTI_COIL, "pc_rnn_ablation"), SEEDS[:1])
+# IMA's 4× model on the pseudo-radial task (the 8× model starts from it), and the ablation-size model at 8×
+CANDIDATES["ima"] = {"demo": {f"{n} steps": {"first_steps": n} for n in (400, 800, 1600)},
+                     "smoke": {"8 steps": {"first_steps": 8}}}
+CANDIDATES["ima_ablation"] = {"demo": {f"{n} steps": {"train": {"steps": n}} for n in (300, 600)},
+                              "smoke": {"2 steps": {"train": {"steps": 2}}}}
+#: The seeds the chosen recipe is retrained with. The multi-coil and multi-contrast models take minutes a run, so
+#: one more seed.
+REPEAT_SEEDS = dict.fromkeys((*MULTI_COIL, "pc_rnn_ablation", "ima", "ima_ablation"), SEEDS[:1])
 #: The training (and validation) ratios of the ablation-size model, as in the two-grid chapter.
 ABLATION_RATIOS = (0.1, 0.3)
 METHOD_NAMES = {"ista_net": "ISTA-Net+", "cgpd_csnet": "CGPD-CSNet", "cgpd_ablation": "CGPD-CSNet (ablation size)",
-                "ifr_net": "IFR-Net", "pc_rnn_ablation": "PC-RNN (ablation size)"} | {
+                "ifr_net": "IFR-Net", "pc_rnn_ablation": "PC-RNN (ablation size)", "ima": "IMA",
+                "ima_ablation": "IMA (ablation size)"} | {
                     method: module.NAME for method, module in MULTI_COIL.items()}
 #: The task each method is trained and validated on (default: single-coil T1w, 1-D random Cartesian).
 VALIDATION_TASKS = {"ifr_net": single_coil_task(ifr_net.MASK)} | dict.fromkeys((*MULTI_COIL, "pc_rnn_ablation"),
-                                                                               multicoil.task())
+                                                                               multicoil.task()) | {
+    "ima": multicontrast.task(ima.ABLATION_MASK), "ima_ablation": multicontrast.task(ima.ABLATION_MASK)}
 
 
 def record_path(method: str, profile: str) -> Path:
@@ -107,6 +115,11 @@ def _models(method: str, profile: str, overrides: dict, seed: int,
         ratio = pc_rnn.ABLATION_RATIO
         model, history = pc_rnn.train(profile, ratio, setting="ablation", variant="s4_2_1", seed=seed,
                                       schedule=overrides, progress=False)
+        return {ratio: model}, history["seconds"]
+    if method in ("ima", "ima_ablation"):
+        ratio, setting = (ima.RATIOS[0], "main") if method == "ima" else (ima.ABLATION_RATIO, "ablation")
+        model, history = ima.train(profile, ratio, mask=ima.ABLATION_MASK, setting=setting, seed=seed,
+                                   schedule=overrides, progress=False)
         return {ratio: model}, history["seconds"]
     if method in MULTI_COIL:
         ratio = multicoil.RATIOS[0]

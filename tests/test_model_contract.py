@@ -31,6 +31,7 @@ SMALL = {
     "PCRNN": {"features": 4, "iterations": 2},
     "UNet": {"channels": 4, "levels": 2},
     "D5C5": {"cascades": 2, "depth": 3, "features": 4},
+    "IMA": {"features": 4, "stages": 3},
 }
 BOOK_MODELS = sorted(name for name, cls in MODELS.items() if cls.__module__.startswith("mrilab.models"))
 N = 32
@@ -123,6 +124,11 @@ TAKEN = [(name, kind) for name in CONTRACT_MODELS for kind in KINDS if refused(n
 REFUSED = [(name, kind, refused(name, kind)) for name in CONTRACT_MODELS for kind in KINDS if refused(name, kind)]
 
 
+def home(name: str) -> str:
+    """The first kind of input a model takes: single-coil data, or single-coil data with a reference."""
+    return next(kind for taken, kind in TAKEN if taken == name)
+
+
 def data(kind: str = "single-coil", batch: int = 2) -> dict:
     """A task's example inputs and a complex target ``(B, 1, N, N)``."""
     inputs = KINDS[kind].example(N, batch=batch, seed=1)
@@ -145,12 +151,14 @@ def test_every_book_model_is_exported_registered_and_has_a_small_configuration()
         assert getattr(models, name) is MODELS[name] and issubclass(MODELS[name], ReconstructionModel)
 
 
-def test_every_kind_of_input_is_tested_and_every_book_model_takes_single_coil_data():
+def test_every_kind_of_input_is_tested_and_every_book_model_takes_single_coil_data_or_needs_a_reference():
     assert set(KINDS["multi-coil with maps"].example(N)) == {"kspace", "mask", "ratio", "sens"}
     assert set(KINDS["multi-coil without maps"].example(N)) == {"kspace", "mask", "ratio"}
     assert set(KINDS["with a reference"].example(N)) == {"kspace", "mask", "ratio", "reference"}
     assert KINDS["single-coil"].n_coils == 1 < KINDS["multi-coil without maps"].n_coils
-    assert set(BOOK_MODELS) <= {name for name, kind in TAKEN if kind == "single-coil"}
+    assert {home(name) for name in BOOK_MODELS} == {"single-coil", "with a reference"}  # IMA needs a reference
+    assert {name for name in BOOK_MODELS if home(name) != "single-coil"} == {
+        name for name in BOOK_MODELS if MODELS[name].needs_reference}
     assert {kind for name, kind in TAKEN if name == TOY} == set(KINDS)
     assert {argument for _, _, argument in REFUSED} == {"kspace", "sens", "reference"}
 
@@ -201,7 +209,7 @@ def test_gradient_flows_from_the_loss_to_every_parameter(name, kind):
 
 @pytest.mark.parametrize("name", BOOK_MODELS)
 def test_weights_only_checkpoint_round_trip(name):
-    model, batch = make(name), data(batch=1)
+    model, batch = make(name, home(name)), data(home(name), batch=1)
     buffer = io.BytesIO()
     torch.save({"model_name": name, "model_config": model.config, "state_dict": model.state_dict()}, buffer)
     buffer.seek(0)
@@ -212,9 +220,9 @@ def test_weights_only_checkpoint_round_trip(name):
         assert torch.equal(reconstruct(rebuilt.eval(), batch), reconstruct(model, batch))
 
 
-@pytest.mark.parametrize("name", [name for name, kind in TAKEN if kind == "single-coil"])
+@pytest.mark.parametrize("name", [name for name in CONTRACT_MODELS if not KINDS[home(name)].multi_coil])
 def test_bad_inputs_are_named(name):
-    model, batch = make(name), data()
+    model, batch = make(name), data(home(name))
     kspace, mask = batch["kspace"], batch["mask"]
     nan = kspace.clone()
     nan[0, 0, 0, 0] = float("nan")
@@ -233,9 +241,10 @@ def test_bad_inputs_are_named(name):
         cases.append(((kspace, mask), {"reference": kspace[:1]}, ValueError, "reference must have shape"))
     if not model_class(name).multi_coil:
         cases.append(((kspace.repeat(1, 2, 1, 1), mask), {}, ValueError, "kspace must be single-coil"))
+    given = {"reference": batch["reference"]} if "reference" in batch else {}
     for args, kwargs, error, message in cases:
         with pytest.raises(error, match=message):
-            model(*args, **kwargs)
+            model(*args, **{**given, **kwargs})
 
 
 def test_reconstruct_forwards_every_optional_key_of_a_batch():
@@ -308,7 +317,7 @@ def test_normalised_training_images_peak_near_one(smoke_dataset_root):
 @pytest.mark.parametrize("name", BOOK_MODELS)
 def test_the_training_loss_does_not_depend_on_the_units(name):
     """Each model's loss is computed in units of the data's scale: scaling kspace and target by c leaves it."""
-    model, batch = make(name), data()
+    model, batch = make(name, home(name)), data(home(name))
     with torch.no_grad():
         loss = default_loss(model, batch)
         scaled = default_loss(model, {**batch, "kspace": 7.0 * batch["kspace"], "target": 7.0 * batch["target"]})
@@ -318,7 +327,7 @@ def test_the_training_loss_does_not_depend_on_the_units(name):
 @pytest.mark.parametrize("name", BOOK_MODELS)
 def test_every_training_loss_checks_its_batch_alike(name):
     """The models' losses share mrilab.models.base.check_training_batch: the same errors, naming the key."""
-    model, batch = make(name), data()
+    model, batch = make(name, home(name)), data(home(name))
     with pytest.raises(KeyError, match="batch must contain 'target'"):
         model.training_loss({k: v for k, v in batch.items() if k != "target"})
     with pytest.raises(TypeError, match="^target must be a complex tensor"):

@@ -6,7 +6,19 @@ import pytest
 import torch
 
 from mrilab.data import NoisyKSpace, SliceDataset
-from mrilab.recipes import METHODS, cgpd_csnet, common, d5c5, ifr_net, ista_net, multicoil, pc_rnn, unet
+from mrilab.recipes import (
+    METHODS,
+    cgpd_csnet,
+    common,
+    d5c5,
+    ifr_net,
+    ima,
+    ista_net,
+    multicoil,
+    multicontrast,
+    pc_rnn,
+    unet,
+)
 from mrilab.train import load_checkpoint
 
 CGPD_CSNET = cgpd_csnet.SETTINGS
@@ -154,7 +166,7 @@ def test_the_lambda_settings_cover_every_ratio_the_chapters_compare_with_tv():
 
 
 def test_every_method_has_the_same_interface():
-    assert list(METHODS) == ["ISTA-Net+", "CGPD-CSNet", "IFR-Net", "U-Net", "D5C5", "PC-RNN"]
+    assert list(METHODS) == ["ISTA-Net+", "CGPD-CSNet", "IFR-Net", "U-Net", "D5C5", "PC-RNN", "IMA"]
     for name, module in METHODS.items():
         assert module.NAME == name and set(module.SETTINGS) == {"smoke", "demo", "full"}
         for function in ("trainer", "train", "trained", "runs", "run_steps"):
@@ -280,12 +292,40 @@ def test_multicoil_recipes_train_one_model_per_acceleration_6x_from_4x(runs, smo
         assert first.config.steps == module.SETTINGS["smoke"]["main"]["first_steps"]
         assert second.config.steps == module.SETTINGS["smoke"]["main"]["train"]["steps"]
         assert first.run.name.startswith("4x_vc4-") and second.run.name.startswith("6x_vc4-")
-        assert module.task_runs("smoke") == {multicoil.TASK: {r: {"ratio": r} for r in multicoil.RATIOS}}
+        assert module.task_runs("smoke")[multicoil.TASK] == {r: {"ratio": r} for r in multicoil.RATIOS}
         batch = first.batch(0)
         assert batch["kspace"].shape[1] == 4 and batch["mask"].float().mean() == pytest.approx(0.25, abs=0.05)
     model, history = pc_rnn.train("smoke", multicoil.RATIOS[1], progress=False)
     assert len(list((runs / "smoke" / "pc_rnn").glob("4x_vc4-*/checkpoint.pt"))) == 1  # the 4× model came first
     assert history["step"][-1] == pc_rnn.SETTINGS["smoke"]["main"]["train"]["steps"] and model.coils == 4
+
+
+def test_multicontrast_recipes_train_one_model_per_mask_and_acceleration_8x_from_4x(runs, smoke_dataset_root,
+                                                                                    monkeypatch):
+    monkeypatch.setenv("MRILAB_DATA", str(smoke_dataset_root))
+    for module, setting in ((ima, "main"), (unet, "reference")):
+        for mask in multicontrast.MASKS:
+            first, second = (module.trainer("smoke", r, mask=mask) for r in multicontrast.RATIOS)
+            assert first.run.start_from is None and second.run.start_from == multicontrast.RATIOS[0]
+            assert first.config.steps == module.SETTINGS["smoke"][setting]["first_steps"]
+            assert second.config.steps == module.SETTINGS["smoke"][setting]["train"]["steps"]
+            assert first.run.recipe["task"] == multicontrast.TASKS[mask]
+            batch = first.batch(0)
+            assert batch["reference"].shape == batch["target"].shape and batch["kspace"].shape[1] == 1
+        assert {name: set(runs) for name, runs in module.task_runs("smoke").items()
+                if name.startswith("multicontrast")} == dict.fromkeys(multicontrast.TASKS.values(),
+                                                                     set(multicontrast.RATIOS))
+    assert unet.trainer("smoke", 0.25, mask="radial").model.reference_input
+    single = ima.trainer("smoke", 0.25, mask="radial", variant="single")
+    assert single.model.use_reference is False and "single_radial_4x_refpdw" in single.run.name
+    t1w = ima.trainer("smoke", 0.125, mask="radial", setting="ablation", reference="T1w")
+    assert t1w.run.start_from is None and t1w.run.recipe["task"] == "multicontrast-t2w-t1w-radial"
+    assert t1w.batch(0)["reference"].shape[1] == 1
+    with pytest.raises(ValueError, match="variant must be one of"):
+        ima.trainer("smoke", 0.25, variant="no_attention")
+    demo = ima.ablations("demo")
+    assert all(o["mask"] == ima.ABLATION_MASK and o["ratio"] == ima.ABLATION_RATIO for o in demo)
+    assert sum(o["variant"] == "no_dcm" for o in demo) == len(ima.EXPERIMENTS["demo"]["seeds"])
 
 
 def test_pc_rnn_ablations_are_table_vii_variants_and_table_iv_coils(runs, smoke_dataset_root, monkeypatch):

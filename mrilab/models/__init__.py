@@ -11,10 +11,11 @@ from .base import Measurements, ReconstructionModel
 from .cgpd_csnet import CGPDCSNet
 from .d5c5 import D5C5
 from .ifr_net import IFRNet
+from .ima import IMA
 from .ista_net import ISTANetPlus
 from .pc_rnn import PCRNN
 from .registry import MODELS, build_model, register
 from .unet import UNet
 
-__all__ = ["D5C5", "MODELS", "PCRNN", "CGPDCSNet", "IFRNet", "ISTANetPlus", "Measurements", "ReconstructionModel",
-           "UNet", "build_model", "register"]
+__all__ = ["D5C5", "IMA", "MODELS", "PCRNN", "CGPDCSNet", "IFRNet", "ISTANetPlus", "Measurements",
+           "ReconstructionModel", "UNet", "build_model", "register"]

@@ -7,11 +7,11 @@ weights when they match the recipe, else trained or resumed), ``trained(profile)
 ``{ratio: model}``), ``runs(profile)`` (every run the chapters use), ``run_steps(profile, **options)`` (the training
 steps of one run, without building its data) and ``task_runs(profile)`` (the run of each task and ratio, for the
 registry :mod:`mrilab.methods`). :data:`RECIPES` lists the modules (the multi-coil ones share
-:mod:`mrilab.recipes.multicoil`); :mod:`mrilab.recipes.classical` holds the tuned
-classical baselines.
+:mod:`mrilab.recipes.multicoil`, the multi-contrast ones :mod:`mrilab.recipes.multicontrast`);
+:mod:`mrilab.recipes.classical` holds the tuned classical baselines.
 """
 
-from . import cgpd_csnet, classical, d5c5, ifr_net, ista_net, multicoil, pc_rnn, unet
+from . import cgpd_csnet, classical, d5c5, ifr_net, ima, ista_net, multicoil, multicontrast, pc_rnn, unet
 from .common import (
     BROAD,
     NARROW,
@@ -29,12 +29,12 @@ from .common import (
 from .protocol import Recipe
 
 #: Every trained method's recipe module, in the book's order (the registry :mod:`mrilab.methods` holds them all).
-RECIPES: tuple[Recipe, ...] = (ista_net, cgpd_csnet, ifr_net, unet, d5c5, pc_rnn)
+RECIPES: tuple[Recipe, ...] = (ista_net, cgpd_csnet, ifr_net, unet, d5c5, pc_rnn, ima)
 #: Display name → recipe module: a view of :data:`RECIPES`.
 METHODS = {recipe.NAME: recipe for recipe in RECIPES}
 
 __all__ = [
     "BROAD", "METHODS", "NARROW", "RECIPES", "Recipe", "TRAINING_DATA", "TWIN_DATA", "cgpd_csnet", "classical",
-    "committed_runs", "d5c5", "expected_training", "export", "fit", "gpu_training_estimate", "ifr_net", "ista_net",
-    "load_committed", "multicoil", "pc_rnn", "recipe_hash", "run_name", "unet"
+    "committed_runs", "d5c5", "expected_training", "export", "fit", "gpu_training_estimate", "ifr_net", "ima",
+    "ista_net", "load_committed", "multicoil", "multicontrast", "pc_rnn", "recipe_hash", "run_name", "unet"
 ]
