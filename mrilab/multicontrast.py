@@ -12,7 +12,8 @@ is split with ``G ≈ X`` (eq. 7) into three sub-problems (8)–(11), solved by
 * :func:`ytilde_step`, one gradient step on sub-problem (9) (eq. 13; IMA's eq. 20 with learned operators);
 * :func:`g_step`, the closed-form minimiser of sub-problem (11) (eq. 14; IMA's eq. 22).
 
-:func:`theorem1_factors` constructs ``A``, ``B`` and ``Ỹ`` of Theorem 1 (b) from ``X`` and ``Ŷ``.
+:func:`theorem1_factors` constructs ``A``, ``B`` and ``Ỹ`` of Theorem 1 (b) from ``X`` and ``Ŷ``;
+:func:`misaligned` moves a reference image as a patient who moved between the two scans would.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from torch.nn import functional
 
 from ._checks import check_tensor
 from .ops import MRIOperator
@@ -94,3 +96,29 @@ def g_step(mapping: torch.Tensor, x: torch.Tensor, *, alpha: float | torch.Tenso
     convex.
     """
     return (mapping + alpha * x) / (1 + alpha)
+
+
+def misaligned(image: torch.Tensor, *, shift: float = 0.0, degrees: float = 0.0) -> torch.Tensor:
+    """Return complex images ``(B, 1, H, W)`` shifted by ``shift`` pixels along the width and rotated by ``degrees``.
+
+    The rotation is about the image centre, counter-clockwise as the image is drawn (row 0 at the top), and comes
+    after the shift; values are interpolated bilinearly from the real and imaginary parts, and zero where the moved
+    image does not reach. ``shift = degrees = 0`` returns ``image`` unchanged. A model of a reference contrast that
+    was not registered to the target: the patient moved between the two acquisitions.
+    """
+    check_tensor("image", image, ndim=4, complex_=True)
+    if image.shape[1] != 1:
+        raise ValueError(f"image must have shape (B, 1, H, W), got {tuple(image.shape)}")
+    if shift == 0 and degrees == 0:
+        return image
+    batch, _, height, width = image.shape
+    angle = torch.tensor(degrees * torch.pi / 180, dtype=torch.float64)
+    cos, sin = float(torch.cos(angle)), float(torch.sin(angle))
+    # affine_grid maps each output location (normalised to [-1, 1], y pointing down) to where it samples the input:
+    # the inverse rotation, then the inverse shift (one pixel is 2 / W in normalised units)
+    theta = torch.tensor([[cos, -sin * height / width, -2 * shift / width],
+                          [sin * width / height, cos, 0.0]], dtype=image.real.dtype, device=image.device)
+    grid = functional.affine_grid(theta.expand(batch, 2, 3), [batch, 2, height, width], align_corners=False)
+    channels = torch.cat([image.real, image.imag], dim=1)
+    moved = functional.grid_sample(channels, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return torch.complex(moved[:, :1], moved[:, 1:])

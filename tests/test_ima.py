@@ -284,3 +284,24 @@ def test_loss_needs_the_reference_when_the_model_uses_one():
     with pytest.raises(KeyError, match="reference"):
         small().training_loss(data)
     assert torch.isfinite(small(use_reference=False).training_loss(data))
+
+
+def test_misaligned_shifts_like_a_roll_and_rotates_counter_clockwise():
+    from mrilab.multicontrast import misaligned
+
+    image = torch.randn(2, 1, 16, 16, dtype=torch.complex64, generator=torch.Generator().manual_seed(6))
+    assert torch.equal(misaligned(image), image)
+    moved = misaligned(image, shift=3)
+    assert torch.allclose(moved[..., 3:], torch.roll(image, 3, dims=-1)[..., 3:], atol=1e-6)
+    assert moved[..., :3].abs().max() < 1e-6  # zero where the moved image does not reach
+    dot = torch.zeros(1, 1, 16, 16, dtype=torch.complex64)
+    dot[0, 0, 5, 5] = 1
+    turned = misaligned(dot, degrees=90).abs()[0, 0]
+    assert tuple(int(i) for i in (turned == turned.max()).nonzero()[0]) == (10, 5)  # up-left goes down-left
+    grid = torch.arange(64.0) - 31.5
+    blob = torch.exp(-(grid[:, None] ** 2 + (grid[None] - 16) ** 2) / 32).to(torch.complex64)[None, None]
+    back = misaligned(misaligned(blob, degrees=3.0), degrees=-3.0)
+    assert (back - blob).abs().max() < 0.02  # a smooth image survives two bilinear resamplings
+    assert (misaligned(blob, degrees=3.0) - blob).abs().max() > 0.1  # 3° move the blob 16 px off centre by 0.8 px
+    with pytest.raises(ValueError, match="image must have shape"):
+        misaligned(image.repeat(1, 2, 1, 1), shift=1)

@@ -64,7 +64,7 @@ LABELS = {None: "IMA", "single": "IMA without the reference", "no_csca": "w/o CS
 #: The ablations per profile: the variants trained once per seed of ``seeds`` (Table 2(a) and the model they are
 #: compared with), those trained once, and the reference contrasts of the "what a reference is worth" runs.
 EXPERIMENTS = {
-    "smoke": {"seeds": (0,), "repeated": (None, "no_dcm"), "once": ("t4",), "references": ("T1w",)},
+    "smoke": {"seeds": (0,), "repeated": (None, "no_csca", "no_dcm"), "once": ("box5", "t4"), "references": ("T1w",)},
     "demo": {"seeds": (0, 1), "repeated": (None, "no_csca", "no_dcm"),
              "once": ("box5", "diamond5", "t4", "t6", "t8"), "references": ("T1w",)},
     "full": {"seeds": (0, 1, 2), "repeated": (None, "no_csca", "no_dcm"),
