@@ -13,12 +13,11 @@ from __future__ import annotations
 import dataclasses
 from types import ModuleType
 
-from torch import nn
-
 from ..runtime import seed_everything
 from ..tasks import Task, get_task, task_name
 from ..train import TrainConfig, Trainer
-from .common import fit_warm_started, make_trainer
+from . import multicoil
+from .common import make_trainer
 from .multicoil import acceleration, recipe
 
 #: The book's multi-contrast tasks, by mask: T2w target, fully sampled PDw reference.
@@ -87,21 +86,8 @@ def build_trainer(module: ModuleType, profile: str, ratio: float, *, mask: str =
                         start_from=start_ratio(ratio, settings))
 
 
-def train(module: ModuleType, profile: str, ratio: float, *, retrain: bool = False, progress: bool = True,
-          save: bool = False, load_only: bool = False, **options: object) -> tuple[nn.Module, dict]:
-    """Return one trained run of ``module`` and its history (loaded, resumed or trained).
-
-    ``options`` are those of ``module.trainer``. A warm-started run first trains (or loads) the model of the
-    previous acceleration with the same options.
-    """
-    run_trainer = module.trainer(profile, ratio, **options)
-
-    def train_start(previous: float) -> nn.Module:
-        return module.train(profile, previous, retrain=retrain, progress=progress, save=save, **options)[0]
-
-    history = fit_warm_started(run_trainer, train_start, retrain=retrain, progress=progress, save=save,
-                               load_only=load_only)
-    return run_trainer.model.eval(), history
+#: One run of a recipe's warm-started series, loaded, resumed or trained: the multi-coil recipes' function.
+train = multicoil.train
 
 
 def task_runs(**options: object) -> dict[str, dict[float, dict]]:
