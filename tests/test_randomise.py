@@ -90,9 +90,52 @@ def test_noise_is_at_the_drawn_snr():
     assert np.sqrt(np.mean(np.abs(image.noisy - image.clean) ** 2)) == pytest.approx(image.noise_std, rel=0.05)
 
 
+def test_zoom_in_magnifies_a_window_inside_the_image_around_tissue():
+    grid = 65
+    ramp = np.tile(np.arange(grid, dtype=float), (grid, 1))  # value = column index: slopes measure magnification
+    out = randomise.zoom_in(ramp + 1.0, np.random.default_rng(0), 2.0)
+    assert out.shape == ramp.shape
+    assert np.allclose(np.diff(out, axis=1), 0.5) and np.allclose(np.diff(out, axis=0), 0.0)  # 2× magnified
+    assert out.min() >= 1.0 - 1e-12 and out.max() <= grid + 1e-12  # the window stays inside: no edge padding
+    spot = np.zeros((grid, grid))
+    spot[10:14, 50:54] = 1.0  # the only tissue: the window must be centred on it (clamped to the image)
+    out = randomise.zoom_in(spot, np.random.default_rng(1), 3.0)
+    assert out.sum() > 9 * 0.5 * spot.sum()  # a tissue patch magnified 3×: about 9× its area
+    assert np.allclose(randomise.zoom_in(ramp, np.random.default_rng(2), 1.0), ramp)
+    with pytest.raises(ValueError, match="zoom must be >= 1"):
+        randomise.zoom_in(ramp, np.random.default_rng(0), 0.5)
+
+
+def test_zoomed_slices_fill_the_field_of_view_and_p_zoom_zero_draws_nothing():
+    whole, _ = draw(SHIFTS["low SNR"], size=64)
+    zoomed, drawn = draw(randomise.ZOOMED, size=64)
+    assert randomise.ZOOMED.zoom[0] <= drawn["zoom"] <= randomise.ZOOMED.zoom[1]
+
+    def filled(image):
+        magnitude = np.abs(image.clean)
+        return (magnitude > 0.05 * magnitude.max()).mean()
+
+    assert filled(zoomed) > filled(whole) + 0.1
+    # p_zoom = 0 takes no draw, so the default randomisation's slices (broad.h5) are those of a build without zoom;
+    # any p_zoom > 0 takes one more uniform draw, even when it does not zoom
+    class Counting(np.random.Generator):
+        def random(self, *args, **kwargs):
+            self.calls = getattr(self, "calls", 0) + 1
+            return super().random(*args, **kwargs)
+
+    counts = {}
+    for p_zoom in (0.0, 1e-12):
+        rng = Counting(np.random.PCG64(5))
+        _, drawn = synthesize_randomised_slice(95, 32, rng, DomainRandomisation(p_zoom=p_zoom))
+        counts[p_zoom] = rng.calls
+        assert drawn["zoom"] == 1.0
+    assert counts[1e-12] == counts[0.0] + 1
+
+
 @pytest.mark.parametrize("bad, match", [({"p_no_scalp": 1.5}, "p_no_scalp"), ({"snr": (0.0, 10.0)}, "snr"),
                                         ({"sequences": (0.0, 0.0, 0.0)}, "sequences"),
-                                        ({"tr_ms": (600.0, 300.0)}, "tr_ms")])
+                                        ({"tr_ms": (600.0, 300.0)}, "tr_ms"), ({"p_zoom": -0.1}, "p_zoom"),
+                                        ({"zoom": (0.5, 2.0)}, "zoom")])
 def test_bad_settings_are_named(bad, match):
     with pytest.raises(ValueError, match=match):
         DomainRandomisation(**bad)

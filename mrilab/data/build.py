@@ -3,7 +3,8 @@
 ``build_dataset("demo")`` writes fastMRI-style folders under ``{root}/demo``: ``singlecoil_{split}/{contrast}.h5``
 and ``multicoil_{split}/{contrast}_mc{C}.h5`` (``C`` coils, every contrast) for the splits ``train``, ``val``, ``test``
 and ``ood``, the real-scan test file ``singlecoil_real/real.h5`` (:mod:`mrilab.data.real`), the domain-randomised files
-``singlecoil_{train,val}/broad.h5`` and ``singlecoil_{val,test}/shifted.h5`` (:mod:`mrilab.data.randomise`), then
+``singlecoil_{train,val}/broad.h5``, ``singlecoil_{val,test}/shifted.h5`` and ``singlecoil_{train,val}/zoomed.h5``
+(:mod:`mrilab.data.randomise`), then
 ``manifest.json`` with a hash of every build parameter. A second call with the same parameters finds
 the manifest and returns at once; ``force=True`` rebuilds. Single-coil and multi-coil files never share a folder, so
 a reader that globs one folder (fastMRI's ``SliceDataset``) sees one kind of file.
@@ -19,7 +20,9 @@ holds real MR images of several anatomies and contrasts (:data:`mrilab.data.real
 file named after the split: it is a test set only. ``broad.h5`` holds domain-randomised slices of the same planes
 as the split's contrast files (a broader training distribution and its validation slices); ``shifted.h5`` holds the
 split's planes with one named shift each (:data:`mrilab.data.randomise.SHIFTS`, dealt in turn): the shifted
-validation set on which the randomisation is chosen, and its test counterpart.
+validation set on which the randomisation is chosen, and its test counterpart; ``zoomed.h5`` holds the split's planes
+zoomed in until tissue fills the field of view (:data:`mrilab.data.randomise.ZOOMED`: a candidate training mixture
+``"T1w+zoomed"`` and its validation slices).
 A split with more slices than positions holds several independently varied versions of each position.
 
 Multi-coil slices. The multi-coil files of a split hold its first ``multicoil_slices`` slices: the same anatomy as
@@ -58,7 +61,7 @@ SPLITS = ("train", "val", "test", "ood")
 #: The split of real scans: one single-coil file, ``singlecoil_real/real.h5``, of every usable real image.
 REAL_SPLIT = "real"
 #: The domain-randomised files (name → the splits that have one), besides the contrasts.
-RANDOMISED_FILES = {"broad": ("train", "val"), "shifted": ("val", "test")}
+RANDOMISED_FILES = {"broad": ("train", "val"), "shifted": ("val", "test"), "zoomed": ("train", "val")}
 #: Orientations of the out-of-distribution split, dealt to its slices in turn.
 OOD_ORIENTATIONS = ("coronal", "sagittal")
 #: ``slice_subjects`` of every synthetic slice: they all show the one MNI152 anatomy.
@@ -247,6 +250,7 @@ def build_hash(profile: Profile) -> str:
         "real": [asdict(source) for source in real.REAL_SOURCES],
         "randomisation": asdict(profile.randomisation),
         "shifts": {name: asdict(shift) for name, shift in randomise.SHIFTS.items()},
+        "zoomed": asdict(randomise.ZOOMED),
         "real_max_upsampling": real.MAX_UPSAMPLING,
     }
     return hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode()).hexdigest()
@@ -385,7 +389,7 @@ def _build_real(profile: Profile, directory: Path, digest: str) -> None:
 
 
 def _build_randomised(profile: Profile, directory: Path, split: str, name: str, digest: str) -> None:
-    """Write ``singlecoil_{split}/{name}.h5``: the split's planes, domain-randomised (``broad``) or shifted."""
+    """Write ``singlecoil_{split}/{name}.h5``: the split's planes, domain-randomised (``broad``), shifted or zoomed."""
     positions, variants, orientations = slice_plan(profile, split)
     shift_names = list(randomise.SHIFTS)
     path = split_directory(directory, split) / f"{name}.h5"
@@ -395,8 +399,12 @@ def _build_randomised(profile: Profile, directory: Path, split: str, name: str, 
         shifts = []
         for i, (position, variant, orientation) in enumerate(zip(positions, variants, orientations, strict=True)):
             shift = shift_names[i % len(shift_names)] if name == "shifted" else ""
-            settings = randomise.SHIFTS[shift] if shift else profile.randomisation
-            kind = shift_names.index(shift) if shift else len(shift_names)
+            if shift:
+                settings, kind = randomise.SHIFTS[shift], shift_names.index(shift)
+            elif name == "zoomed":
+                settings, kind = randomise.ZOOMED, len(shift_names) + 1
+            else:
+                settings, kind = profile.randomisation, len(shift_names)
             rng = np.random.default_rng([profile.seed, SPLITS.index(split), int(position), int(variant), 7, kind])
             image, _ = randomise.synthesize_randomised_slice(int(position), profile.size, rng, settings,
                                                              variation=profile.variation, orientation=str(orientation))

@@ -16,6 +16,9 @@ an abdomen or a shoulder is not a head). :func:`synthesize_randomised_slice` dra
 * **the texture**: strength uniform in ``texture`` and scale log-uniform in ``texture_scale_px`` (strength 0 with
   probability ``p_no_texture``);
 * **non-brain structure**: with probability ``p_shapes``, one to four textured ellipses of random intensity;
+* **the field of view**: with probability ``p_zoom``, a window ``zoom`` times smaller than the slice, centred on a
+  random point of tissue (kept inside the slice), magnified to fill it: a detail filled with tissue from edge to
+  edge, as a surface-coil or small-FOV acquisition sees it, instead of a whole head in air (``zoom`` log-uniform);
 * **the noise**: SNR log-uniform in ``snr``.
 
 The geometry (rotation, scaling, shift, tilt, elastic deformation), bias field and phase are drawn as by the
@@ -28,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy import ndimage
 
 from . import brain
 
@@ -52,18 +56,23 @@ class DomainRandomisation:
     p_no_texture: float = 0.2
     p_shapes: float = 0.2
     snr: tuple[float, float] = (15.0, 80.0)
+    p_zoom: float = 0.0
+    zoom: tuple[float, float] = (1.5, 3.0)
 
     def __post_init__(self) -> None:
-        for name in ("p_no_scalp", "p_fat_suppressed", "fat_suppression", "p_no_texture", "p_shapes"):
+        for name in ("p_no_scalp", "p_fat_suppressed", "fat_suppression", "p_no_texture", "p_shapes", "p_zoom"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
         if len(self.sequences) != len(SEQUENCES) or min(self.sequences) < 0 or sum(self.sequences) <= 0:
             raise ValueError(f"sequences must be {len(SEQUENCES)} non-negative weights {SEQUENCES}, "
                              f"got {self.sequences!r}")
-        for name in ("tr_ms", "te_ms", "ti_ms", "t2star_factor", "gamma", "texture", "texture_scale_px", "snr"):
+        for name in ("tr_ms", "te_ms", "ti_ms", "t2star_factor", "gamma", "texture", "texture_scale_px", "snr",
+                     "zoom"):
             low, high = getattr(self, name)
             if not 0 <= low <= high or (name != "texture" and low <= 0):
                 raise ValueError(f"{name} must be a range (low, high) with 0 < low <= high, got {(low, high)!r}")
+        if self.zoom[0] < 1.0:
+            raise ValueError(f"zoom must be a range of magnifications >= 1, got {self.zoom!r}")
 
 
 def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
@@ -127,6 +136,10 @@ def synthesize_randomised_slice(position: int, size: int, rng: np.random.Generat
     if rng.random() < randomisation.p_shapes:
         drawn["shapes"] = int(rng.integers(1, 5))
         magnitude = _add_shapes(magnitude, rng, drawn["shapes"], supersample)
+    drawn["zoom"] = 1.0
+    if randomisation.p_zoom > 0 and rng.random() < randomisation.p_zoom:  # no draw at p_zoom = 0: streams unchanged
+        drawn["zoom"] = _log_uniform(rng, randomisation.zoom)
+        magnitude = zoom_in(magnitude, rng, drawn["zoom"])
     magnitude *= bias
     clean = brain.block_mean(magnitude, supersample) * np.exp(1j * brain.smooth_phase(rng, size, variation.phase_rad))
     inside = np.abs(clean) > 0.05 * np.abs(clean).max()
@@ -134,6 +147,24 @@ def synthesize_randomised_slice(position: int, size: int, rng: np.random.Generat
     noise = (rng.standard_normal((size, size)) + 1j * rng.standard_normal((size, size))) * (sigma / np.sqrt(2))
     image = brain.SynthesizedImage(clean.astype(np.complex64), (clean + noise).astype(np.complex64), sigma)
     return image, drawn
+
+
+def zoom_in(magnitude: np.ndarray, rng: np.random.Generator, zoom: float) -> np.ndarray:
+    """Magnify a window ``zoom`` times smaller than ``magnitude`` to its full size (linear interpolation).
+
+    The window is centred on a pixel drawn among those above a tenth of the maximum (tissue), moved the least
+    distance that keeps it inside the image.
+    """
+    if zoom < 1.0:
+        raise ValueError(f"zoom must be >= 1, got {zoom!r}")
+    grid = magnitude.shape[0]
+    tissue = np.argwhere(magnitude > 0.1 * magnitude.max())
+    half = (grid - 1) / (2.0 * zoom)
+    centre = tissue[rng.integers(len(tissue))].astype(float)
+    centre = np.clip(centre, half, grid - 1 - half)
+    axis = np.linspace(-half, half, grid)
+    rows, cols = np.meshgrid(centre[0] + axis, centre[1] + axis, indexing="ij")
+    return ndimage.map_coordinates(magnitude, [rows, cols], order=1, mode="nearest")
 
 
 def _add_shapes(magnitude: np.ndarray, rng: np.random.Generator, count: int, supersample: int) -> np.ndarray:
@@ -174,3 +205,7 @@ SHIFTS: dict[str, DomainRandomisation] = {
     "textured shapes": replace(_NONE, p_shapes=1.0, texture=(0.12, 0.12), texture_scale_px=(3.0, 3.0)),
     "low SNR": replace(_NONE, snr=(15.0, 15.0)),
 }
+
+#: Slices of the default T1-weighted generator, every one zoomed in until tissue fills the field of view
+#: (``zoomed.h5``: a candidate training distribution mixed with the narrow one, and its validation slices).
+ZOOMED = replace(_NONE, p_zoom=1.0)
