@@ -288,6 +288,19 @@ def _mean_psnr(model: torch.nn.Module, dataset: SliceDataset) -> tuple[float, li
     return summarize(rows, metrics=("psnr",))["psnr_mean"], rows
 
 
+def apply_data_rule(candidates: list[dict]) -> str:
+    """Return the name of the candidate :data:`DATA_RULE` chooses.
+
+    ``candidates``: dicts with ``name`` (one of them ``"narrow"``), ``val_mean`` (mean in-distribution validation
+    PSNR) and ``shifted_mean`` (mean PSNR on the shifted validation slices).
+    """
+    narrow = next((c for c in candidates if c["name"] == "narrow"), None)
+    if narrow is None:
+        raise ValueError(f"candidates must include 'narrow', got {[c['name'] for c in candidates]}")
+    eligible = [c for c in candidates if c["val_mean"] >= narrow["val_mean"] - IN_DISTRIBUTION_TOLERANCE_DB]
+    return max(eligible, key=lambda c: c["shifted_mean"])["name"]
+
+
 def select_training_data(profile: str = "demo") -> dict:
     """Train the proxies on every :data:`TRAINING_DATA` candidate, choose by :data:`DATA_RULE`, write the record.
 
@@ -317,9 +330,7 @@ def select_training_data(profile: str = "demo") -> dict:
         entry["val_mean"] = round(float(np.mean([s["val"] for s in values])), 4)
         entry["shifted_mean"] = round(float(np.mean([s["shifted"] for s in values])), 4)
         tried.append(entry)
-    narrow = next(c for c in tried if c["name"] == "narrow")
-    eligible = [c for c in tried if c["val_mean"] >= narrow["val_mean"] - IN_DISTRIBUTION_TOLERANCE_DB]
-    chosen = max(eligible, key=lambda c: c["shifted_mean"])
+    chosen = next(c for c in tried if c["name"] == apply_data_rule(tried))
     record = {"profile": profile, "splits": ["val", "shifted val"], "mask": "cartesian", "rule": DATA_RULE,
               "tolerance_db": IN_DISTRIBUTION_TOLERANCE_DB, "proxies": {k: list(v) for k, v in DATA_PROXIES.items()},
               "candidates": tried, "chosen": chosen["name"], "chosen_contrast": chosen["contrast"],

@@ -28,6 +28,8 @@ from .results import results_row
 
 #: The transfer test sets: ``{name: (split, file)}`` of :class:`~mrilab.data.SliceDataset`.
 TRANSFER_SETS = {"shifted": ("test", "shifted"), "real": ("real", "real")}
+#: The mask of the comparisons between training distributions (:func:`compared_networks`).
+MASK = "cartesian"
 #: How the chapters name them in tables.
 TITLES = {"shifted": "shifted synthetic test set (one named shift per slice)",
           "real": "real scans (nibabel, pydicom and pydicom-data wheels)"}
@@ -106,3 +108,21 @@ def margins(results: Mapping[tuple[str, str, float], list[dict]], a: str, b: str
     """Return ``{set name: {ratio: paired comparison a − b}}`` on every set of ``results`` (PSNR, by block)."""
     names = dict.fromkeys(place for place, _, _ in results)
     return {place: {r: stats.paired(results[place, a, r], results[place, b, r]) for r in ratios} for place in names}
+
+
+def compared_networks(profile: str, contrast: str) -> dict[tuple[str, float], object]:
+    """Return ``{(network, ratio): model}`` of the networks the training distributions are compared with.
+
+    ISTA-Net+ at 10, 20 and 30 % (``TWIN_RATIOS``), the multi-ratio CGPD-CSNet at the same ratios and IFR-Net's
+    Cartesian 25 % model, each trained on ``contrast`` (``TRAINING_DATA`` or one of ``TWIN_DATAS``): loaded from
+    the committed weights, or trained.
+    """
+    from .recipes import cgpd_csnet, ifr_net, ista_net
+    from .recipes.common import TWIN_RATIOS
+
+    cgpd, _ = cgpd_csnet.train(profile, "multi_ratio", ratios=cgpd_csnet.RATIOS, contrast=contrast, progress=False)
+    ifr, _ = ifr_net.train(profile, ifr_net.PATTERN_RATIO, mask=MASK, contrast=contrast, progress=False)
+    models = {("ISTA-Net+", r): ista_net.train(profile, r, contrast=contrast, progress=False)[0] for r in TWIN_RATIOS}
+    models |= {("CGPD-CSNet", r): cgpd for r in TWIN_RATIOS}
+    models[f"IFR-Net ({MASK})", ifr_net.PATTERN_RATIO] = ifr
+    return models

@@ -82,15 +82,47 @@ def test_the_recipes_train_on_the_committed_choice_and_twins_on_the_other_data(s
     eligible = [c for c in record["candidates"] if c["val_mean"] >= narrow["val_mean"] - record["tolerance_db"]]
     assert record["chosen"] == max(eligible, key=lambda c: c["shifted_mean"])["name"]
     monkeypatch.setenv("MRILAB_DATA", str(smoke_dataset_root))
+    assert common.TWIN_DATAS == (common.TWIN_DATA, common.ZOOMED) and common.ZOOMED == "T1w+zoomed"
     for module in (ista_net, cgpd_csnet, ifr_net):
         twins = module.twins("demo")
-        assert twins and all(t["contrast"] == common.TWIN_DATA for t in twins)
+        assert {t["contrast"] for t in twins} == set(common.TWIN_DATAS)
         assert all(t in module.runs("demo") for t in twins)
-        twin = module.trainer("smoke", **twins[-1])
-        default = module.trainer("smoke", **{k: v for k, v in twins[-1].items() if k != "contrast"})
+        last = [t for t in twins if t["contrast"] == common.TWIN_DATA][-1]
+        twin = module.trainer("smoke", **last)
+        default = module.trainer("smoke", **{k: v for k, v in last.items() if k != "contrast"})
         assert twin.run.name != default.run.name and twin.dataset.path.stem == common.TWIN_DATA
         assert default.dataset.path.stem == common.TRAINING_DATA
-    assert [t["ratio"] for t in ista_net.twins("demo")] == list(common.TWIN_RATIOS)
+        zoomed = module.trainer("smoke", **twins[-1])
+        assert [part.path.stem for part in zoomed.dataset.parts] == ["T1w", "zoomed"]
+    assert [t["ratio"] for t in ista_net.twins("demo")] == list(common.TWIN_RATIOS) * 2
     assert ifr_net.twins("demo")[-1] == {"ratio": ifr_net.PATTERN_RATIO, "mask": "cartesian",
-                                         "contrast": common.TWIN_DATA}
-    assert ifr_net.twins("full") == ifr_net.twins("demo")[-1:]  # no warm starts in full
+                                         "contrast": common.ZOOMED}
+    full = ifr_net.twins("full")  # no warm starts in full: one model per distribution
+    assert [t["contrast"] for t in full] == list(common.TWIN_DATAS) and all(t["mask"] == "cartesian" for t in full)
+
+
+def test_the_data_rule_keeps_candidates_within_the_tolerance_and_takes_the_best_shifted():
+    tolerance = selection.IN_DISTRIBUTION_TOLERANCE_DB
+    narrow = {"name": "narrow", "val_mean": 20.0, "shifted_mean": 18.0}
+    close = {"name": "close", "val_mean": 20.0 - tolerance + 0.01, "shifted_mean": 18.5}
+    far = {"name": "far", "val_mean": 20.0 - tolerance - 0.01, "shifted_mean": 25.0}
+    assert selection.apply_data_rule([narrow, close, far]) == "close"
+    assert selection.apply_data_rule([narrow, far]) == "narrow"
+    with pytest.raises(ValueError, match="must include 'narrow'"):
+        selection.apply_data_rule([close, far])
+
+
+def test_the_zoomed_record_compares_the_book_s_networks_and_chose_by_the_rule():
+    record = json.loads((selection.RECORDS / "training_data_zoomed_demo.json").read_text())
+    assert record["training_data"] == {"narrow": common.NARROW, "narrow + zoomed": common.ZOOMED}
+    assert {(e["network"], e["ratio"]) for e in record["entries"]} == {
+        *(("ISTA-Net+", r) for r in common.TWIN_RATIOS), *(("CGPD-CSNet", r) for r in common.TWIN_RATIOS),
+        ("IFR-Net (cartesian)", 0.25)}
+    for candidate in record["choice"]["candidates"]:
+        def mean(places, label=candidate["name"]):
+            return np.mean([e["places"][p][label]["psnr"] for e in record["entries"] for p in places])
+
+        assert candidate["val_mean"] == pytest.approx(mean(["in distribution (val)"]), abs=1e-4)
+        assert candidate["shifted_mean"] == pytest.approx(mean(["shifted (val)", "zoomed (val)"]), abs=1e-4)
+    assert record["choice"]["chosen"] == selection.apply_data_rule(record["choice"]["candidates"])
+    assert all(place.endswith("(val)") or place in ("in distribution (test)", "real") for place in record["places"])

@@ -45,6 +45,8 @@ VERDICTS_REPORT = ROOT / "benchmarks" / "results" / "verdict_changes.json"
 TRANSFER_BLOCK = re.compile(r"(<!-- transfer -->\n)(.*?)(<!-- end transfer -->)", re.S)
 TRANSFER_REPORT = ROOT / "benchmarks" / "results" / "transfer.json"
 TRANSFER_BEFORE = ROOT / "benchmarks" / "results" / "transfer_before.json"
+ZOOMED_BLOCK = re.compile(r"(<!-- zoomed -->\n)(.*?)(<!-- end zoomed -->)", re.S)
+ZOOMED_REPORT = ROOT / "mrilab" / "records" / "training_data_zoomed_demo.json"
 TASKS_BLOCK = re.compile(r"(<!-- tasks -->\n)(.*?)(<!-- end tasks -->)", re.S)
 
 
@@ -191,6 +193,24 @@ def transfer_table(report: dict) -> str:
             + "\n".join(lines) + "\n")
 
 
+def zoomed_table(record: dict) -> str:
+    """Per network and ratio, the margin over TV trained narrow and narrow + zoomed in each place, and the choice."""
+    places, labels = list(record["places"]), list(record["training_data"])
+    lines = ["| network | ratio | " + " | ".join(f"{place}: {label}" for place in places for label in labels) + " |",
+             "|---|---|" + "---|" * (len(places) * len(labels))]
+    for entry in record["entries"]:
+        cells = [f"{m['margin']:+.2f} [{m['ci_low']:+.2f}, {m['ci_high']:+.2f}]"
+                 for place in places for m in (entry["places"][place][label] for label in labels)]
+        lines.append(f"| {entry['network']} | {100 * entry['ratio']:g} % | " + " | ".join(cells) + " |")
+    choice, machine = record["choice"], record["machine"]
+    means = "; ".join(f"{c['name']} {c['val_mean']:.2f} / {c['shifted_mean']:.2f} dB" for c in choice["candidates"])
+    return (f"Paired PSNR difference to TV (dB, 95 % CI over blocks), 1-D random Cartesian masks. "
+            f"`transfer/zoomed.py`, {record['written']}, {machine['cpu_count']} CPU cores, torch {machine['torch']}; "
+            f"record `mrilab/records/training_data_zoomed_demo.json`. Chosen on the validation places: "
+            f"**{choice['chosen']}** (mean PSNR, T1w validation / shifted and zoomed validation: {means}).\n\n"
+            + "\n".join(lines) + "\n")
+
+
 def render(text: str) -> str:
     def block(match: re.Match) -> str:
         profile, chapters, experiment, task = match.group(2), match.group(3).split("+"), match.group(4), match.group(5)
@@ -207,7 +227,8 @@ def render(text: str) -> str:
         text = GPU_BLOCK.sub(lambda match: match.group(1) + tables + match.group(3), text)
     for pattern, path, make in ((MUTANTS_BLOCK, MUTANTS_REPORT, mutant_table),
                                 (VERDICTS_BLOCK, VERDICTS_REPORT, verdict_list),
-                                (TRANSFER_BLOCK, TRANSFER_REPORT, transfer_table)):
+                                (TRANSFER_BLOCK, TRANSFER_REPORT, transfer_table),
+                                (ZOOMED_BLOCK, ZOOMED_REPORT, zoomed_table)):
         if pattern.search(text):
             generated = make(json.loads(path.read_text()))
             text = pattern.sub(lambda match, generated=generated: match.group(1) + generated + match.group(3), text)

@@ -20,37 +20,33 @@ from pathlib import Path
 from mrilab import stats
 from mrilab.data import SliceDataset
 from mrilab.evaluation import evaluate
-from mrilab.recipes import cgpd_csnet, ifr_net, ista_net
 from mrilab.recipes.classical import tuned
-from mrilab.recipes.common import BROAD, NARROW, TRAINING_DATA, TWIN_RATIOS
+from mrilab.recipes.common import BROAD, NARROW, TRAINING_DATA
 from mrilab.runtime import machine_info
 from mrilab.tasks import single_coil_task
+from mrilab.transfer import MASK, compared_networks
 
 #: Where the record goes (beside the speed measurements, where tools/readme_results.py reads it).
 RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 #: ``{name: (split, file)}`` of the three places a margin is measured.
 PLACES = {"in distribution": ("test", "T1w"), "shifted": ("val", "shifted"), "real": ("real", "real")}
-MASK = "cartesian"
+#: The training distributions compared: ``{label: contrast of the recipes' training files}``.
+TRAININGS = {"narrow": NARROW, "broad": BROAD}
 
 
-def networks(profile: str, contrast: str) -> dict[tuple[str, float], object]:
-    """Return ``{(network, ratio): model}`` of the compared models trained on ``contrast``."""
-    cgpd, _ = cgpd_csnet.train(profile, "multi_ratio", ratios=cgpd_csnet.RATIOS, contrast=contrast, progress=False)
-    ifr, _ = ifr_net.train(profile, ifr_net.PATTERN_RATIO, mask=MASK, contrast=contrast, progress=False)
-    models = {("ISTA-Net+", r): ista_net.train(profile, r, contrast=contrast, progress=False)[0] for r in TWIN_RATIOS}
-    models |= {("CGPD-CSNet", r): cgpd for r in TWIN_RATIOS}
-    models[f"IFR-Net ({MASK})", ifr_net.PATTERN_RATIO] = ifr
-    return models
+def measure(profile: str, trainings: dict[str, str] | None = None, places: dict[str, tuple[str, str]] | None = None
+            ) -> dict:
+    """Return the record: per network, ratio, place and training distribution, the paired margin over TV.
 
-
-def measure(profile: str) -> dict:
-    """Return the record: per network, ratio, place and training distribution, the paired margin over TV."""
-    trained = {"narrow": networks(profile, NARROW), "broad": networks(profile, BROAD)}
+    ``trainings`` (default :data:`TRAININGS`) and ``places`` (default :data:`PLACES`) choose what is compared where.
+    """
+    trainings, places = trainings or TRAININGS, places or PLACES
+    trained = {label: compared_networks(profile, contrast) for label, contrast in trainings.items()}
     entries = []
-    for network, ratio in trained["broad"]:
+    for network, ratio in next(iter(trained.values())):
         lam, tv = tuned("tv", profile, single_coil_task(MASK), ratio)
         entry = {"network": network, "ratio": ratio, "tv_lambda_relative": lam, "places": {}}
-        for place, (split, file) in PLACES.items():
+        for place, (split, file) in places.items():
             dataset = SliceDataset(profile, split, file, mask=MASK, ratios=(ratio,))
             tv_rows = evaluate(tv, dataset, device="cpu")
             entry["places"][place] = {"tv_psnr": stats.summarize(tv_rows, metrics=("psnr",))["psnr_mean"]}
@@ -62,9 +58,8 @@ def measure(profile: str) -> dict:
                     "ci_low": c.ci_low, "ci_high": c.ci_high, "p_value": c.p_value, "n_blocks": c.n_blocks,
                     "verdict": {True: "beats TV", False: "loses to TV", None: "not resolved"}[c.better()]}
         entries.append(entry)
-    return {"profile": profile, "mask": MASK,
-            "training_data": {"narrow": NARROW, "broad": BROAD, "chosen": TRAINING_DATA},
-            "places": {k: f"{split} split, {file}.h5" for k, (split, file) in PLACES.items()}, "entries": entries,
+    return {"profile": profile, "mask": MASK, "training_data": {**trainings, "chosen": TRAINING_DATA},
+            "places": {k: f"{split} split, {file}.h5" for k, (split, file) in places.items()}, "entries": entries,
             "machine": machine_info(), "written": time.strftime("%Y-%m-%d")}
 
 

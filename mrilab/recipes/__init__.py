@@ -17,6 +17,8 @@ from .common import (
     NARROW,
     TRAINING_DATA,
     TWIN_DATA,
+    TWIN_DATAS,
+    ZOOMED,
     committed_runs,
     expected_training,
     export,
@@ -34,7 +36,8 @@ RECIPES: tuple[Recipe, ...] = (ista_net, cgpd_csnet, ifr_net, unet, d5c5, pc_rnn
 METHODS = {recipe.NAME: recipe for recipe in RECIPES}
 
 __all__ = [
-    "BROAD", "METHODS", "NARROW", "RECIPES", "Recipe", "TRAINING_DATA", "TWIN_DATA", "cgpd_csnet", "classical",
-    "committed_runs", "d5c5", "expected_training", "export", "fit", "gpu_training_estimate", "ifr_net", "ima",
-    "ista_net", "load_committed", "multicoil", "multicontrast", "pc_rnn", "recipe_hash", "run_name", "unet"
+    "BROAD", "METHODS", "NARROW", "RECIPES", "Recipe", "TRAINING_DATA", "TWIN_DATA", "TWIN_DATAS", "ZOOMED",
+    "cgpd_csnet", "classical", "committed_runs", "d5c5", "expected_training", "export", "fit", "gpu_training_estimate",
+    "ifr_net", "ima", "ista_net", "load_committed", "multicoil", "multicontrast", "pc_rnn", "recipe_hash", "run_name",
+    "unet"
 ]

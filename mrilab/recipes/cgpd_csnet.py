@@ -15,7 +15,7 @@ from ..models import CGPDCSNet
 from ..runtime import pick, seed_everything
 from ..tasks import single_coil_task
 from ..train import TrainConfig, Trainer
-from .common import TRAINING_DATA, TWIN_DATA, fit, make_trainer
+from .common import TRAINING_DATA, TWIN_DATAS, fit, make_trainer
 from .ista_net import RATIOS
 
 NAME = "CGPD-CSNet"
@@ -146,8 +146,8 @@ def ablations(profile: str) -> dict[str, dict]:
 
 
 def twins(profile: str) -> list[dict]:
-    """Return the options of :func:`train` of the main model trained on :data:`~.common.TWIN_DATA`."""
-    return [{"name": "multi_ratio", "ratios": RATIOS, "contrast": TWIN_DATA}]
+    """Return the options of :func:`train` of the main model trained on each of :data:`~.common.TWIN_DATAS`."""
+    return [{"name": "multi_ratio", "ratios": RATIOS, "contrast": data} for data in TWIN_DATAS]
 
 
 def task_runs(profile: str) -> dict[str, dict[float, dict]]:

@@ -36,9 +36,14 @@ TRAINING_DATA = "T1w"
 #: The two candidate distributions the data chapter compares: the book's T1-weighted generator alone, and the
 #: domain-randomised slices (:mod:`mrilab.data.randomise`).
 NARROW, BROAD = "T1w", "broad"
-#: The distribution not chosen. The *twins* of a recipe module (``twins(profile)``) are its models of the 10–30 %
-#: Cartesian comparison trained on it, with the same model, schedule and seed as the chosen ones.
+#: The other of the two. The *twins* of a recipe module (``twins(profile)``) are its models of the 10–30 % Cartesian
+#: comparison trained on it (and on :data:`TWIN_DATAS`), with the same model, schedule and seed as the chosen ones.
 TWIN_DATA = BROAD if TRAINING_DATA == NARROW else NARROW
+#: A third candidate: the narrow slices mixed with as many zoomed in until tissue fills the field of view
+#: (:data:`mrilab.data.randomise.ZOOMED`), which ``transfer/zoomed.py`` compares with the narrow models.
+ZOOMED = f"{NARROW}+zoomed"
+#: Every candidate but the chosen one, :data:`TWIN_DATA` first: a recipe's twins are trained on each.
+TWIN_DATAS = tuple(dict.fromkeys(d for d in (TWIN_DATA, NARROW, BROAD, ZOOMED) if d != TRAINING_DATA))
 #: The sampling ratios at which the twins are compared with their broadly trained models.
 TWIN_RATIOS = (0.1, 0.2, 0.3)
 #: The training-step times measured on a GPU by ``make gpu-check`` (``benchmarks/gpu_check.py`` writes it).

@@ -20,7 +20,7 @@ from ..models import IFRNet
 from ..runtime import pick, seed_everything
 from ..tasks import single_coil_task
 from ..train import TrainConfig, Trainer
-from .common import TRAINING_DATA, TWIN_DATA, fit_warm_started, make_trainer
+from .common import TRAINING_DATA, TWIN_DATAS, fit_warm_started, make_trainer
 
 NAME = "IFR-Net"
 METHOD = "ifr_net"
@@ -228,15 +228,15 @@ def ablation(profile: str, variant: str, *, retrain: bool = False,
 
 
 def twins(profile: str) -> list[dict]:
-    """Return the options of :func:`train` of the Cartesian model trained on :data:`~.common.TWIN_DATA`.
+    """Return the options of :func:`train` of the Cartesian model trained on each of :data:`~.common.TWIN_DATAS`.
 
     The models of its warm-started series (:func:`warm_start_from`) come first.
     """
     chain, start = [], ("cartesian", PATTERN_RATIO)
     while start is not None:
-        chain.insert(0, {"ratio": start[1], "mask": start[0], "contrast": TWIN_DATA})
+        chain.insert(0, {"ratio": start[1], "mask": start[0]})
         start = warm_start_from(profile, start[1], start[0])
-    return chain
+    return [{**options, "contrast": data} for data in TWIN_DATAS for options in chain]
 
 
 def task_runs(profile: str) -> dict[str, dict[float, dict]]:

@@ -15,7 +15,7 @@ from ..models import ISTANetPlus
 from ..runtime import pick, seed_everything
 from ..tasks import single_coil_task
 from ..train import TrainConfig, Trainer
-from .common import TRAINING_DATA, TWIN_DATA, TWIN_RATIOS, fit_warm_started, make_trainer
+from .common import TRAINING_DATA, TWIN_DATAS, TWIN_RATIOS, fit_warm_started, make_trainer
 
 NAME = "ISTA-Net+"
 METHOD = "ista_net"
@@ -114,8 +114,8 @@ def trained(profile: str, *, retrain: bool = False, progress: bool = True) -> di
 
 
 def twins(profile: str) -> list[dict]:
-    """Return the options of :func:`train` of the 10–30 % Cartesian models trained on :data:`~.common.TWIN_DATA`."""
-    return [{"ratio": r, "contrast": TWIN_DATA} for r in TWIN_RATIOS]
+    """Return the options of :func:`train` of the 10–30 % Cartesian models trained on each of ``TWIN_DATAS``."""
+    return [{"ratio": r, "contrast": data} for data in TWIN_DATAS for r in TWIN_RATIOS]
 
 
 def task_runs(profile: str) -> dict[str, dict[float, dict]]:
