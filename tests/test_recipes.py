@@ -333,7 +333,13 @@ def test_pc_rnn_ablations_are_table_vii_variants_and_table_iv_coils(runs, smoke_
     demo = pc_rnn.ablations("demo")
     variants = {(o["variant"], o.get("virtual_coils")) for o in demo}
     assert variants == {(v, None) for v in pc_rnn.TABLE_VII} | {("s4_2_1", 8)}
-    assert len(demo) == len(variants) * len(pc_rnn.EXPERIMENTS["demo"]["seeds"])
+    repeated = pc_rnn.EXPERIMENTS["demo"]["repeated"]
+    assert len(demo) == len(variants) * len(pc_rnn.EXPERIMENTS["demo"]["seeds"]) + len(repeated["variants"]) * len(
+        repeated["seeds"])
+    assert not set(repeated["seeds"]) & set(pc_rnn.EXPERIMENTS["demo"]["seeds"])  # more seeds, not the same twice
+    for variant in repeated["variants"]:
+        assert sorted(o["seed"] for o in demo if o["variant"] == variant and "virtual_coils" not in o) == sorted(
+            pc_rnn.EXPERIMENTS["demo"]["seeds"] + repeated["seeds"])
     assert all(o["ratio"] == pc_rnn.ABLATION_RATIO and o["setting"] == "ablation" for o in demo)
     parallel = pc_rnn.trainer("smoke", 0.25, setting="ablation", variant="parallel")
     reverse = pc_rnn.trainer("smoke", 0.25, setting="ablation", variant="s1_2_4", virtual_coils=8)
