@@ -177,6 +177,8 @@ TASKS: dict[str, Task] = _tasks(
          splits=WITH_REAL_SCANS),
     Task("singlecoil-t1w-random2d", "single-coil T1w, 2-D random", "T1w", (0.25,), mask="random2d",
          splits=WITH_REAL_SCANS),
+    Task("singlecoil-t1w-equispaced", "single-coil T1w, equispaced Cartesian", "T1w", (1 / 4, 1 / 6),
+         mask="equispaced"),
     Task("multicoil-t1w-equispaced", "16-coil T1w, equispaced Cartesian, no maps", "T1w", (1 / 4, 1 / 6),
          mask="equispaced", coils=16),
     Task("multicoil-t1w-equispaced-vc4", "16-coil T1w compressed to 4 virtual coils, equispaced, no maps", "T1w",

@@ -300,6 +300,25 @@ def test_multicoil_recipes_train_one_model_per_acceleration_6x_from_4x(runs, smo
     assert history["step"][-1] == pc_rnn.SETTINGS["smoke"]["main"]["train"]["steps"] and model.coils == 4
 
 
+def test_multicoil_recipes_also_train_the_single_coil_task_with_the_same_settings(smoke_dataset_root, monkeypatch):
+    monkeypatch.setenv("MRILAB_DATA", str(smoke_dataset_root))
+    single = multicoil.task(single_coil=True)
+    assert single.name == multicoil.SINGLE_COIL_TASK and single.n_coils == 1 and single.mask == "equispaced"
+    assert single.ratios == multicoil.RATIOS
+    with pytest.raises(ValueError, match="single-coil task has no virtual coils"):
+        multicoil.task(8, single_coil=True)
+    for module in (unet, d5c5, pc_rnn):
+        first, second = (module.trainer("smoke", r, single_coil=True) for r in multicoil.RATIOS)
+        multi = module.trainer("smoke", multicoil.RATIOS[0])
+        assert first.run.name.startswith("4x_sc-") and second.run.name.startswith("6x_sc-")
+        assert second.run.start_from == multicoil.RATIOS[0] and first.run.recipe["task"] == single.name
+        assert first.run.recipe["recipe"] == multi.run.recipe["recipe"]  # the same settings as the multi-coil run
+        assert first.batch(0)["kspace"].shape[1] == 1
+        assert module.task_runs("smoke")[single.name] == {r: {"ratio": r, "single_coil": True}
+                                                          for r in multicoil.RATIOS}
+        assert all(options in module.runs("demo") for options in module.task_runs("demo")[single.name].values())
+
+
 def test_multicontrast_recipes_train_one_model_per_mask_and_acceleration_8x_from_4x(runs, smoke_dataset_root,
                                                                                     monkeypatch):
     monkeypatch.setenv("MRILAB_DATA", str(smoke_dataset_root))

@@ -4,8 +4,9 @@ The PC-RNN paper trains "separated models for 4X and 6X acceleration" (Section I
 of the brain data, with the coils as the networks' channels and no sensitivity maps. Every multi-coil recipe here
 does the same on the task :data:`TASK` (the 16-coil T1w files compressed to 4 virtual coils): the 4× model is trained
 from scratch for ``first_steps`` and the 6× model starts from it for ``train.steps`` (a warm-started series, as
-ISTA-Net+'s in the demo profile). A recipe module sets ``NAME``, ``METHOD``, ``MODEL`` and ``SETTINGS`` and
-delegates to the functions below.
+ISTA-Net+'s in the demo profile). The same settings also train each network for the single-coil task
+:data:`SINGLE_COIL_TASK` (the paper's Table I; ``single_coil=True``, runs named ``<acceleration>_sc``). A recipe
+module sets ``NAME``, ``METHOD``, ``MODEL`` and ``SETTINGS`` and delegates to the functions below.
 """
 
 from __future__ import annotations
@@ -23,12 +24,18 @@ from .common import fit_warm_started, make_trainer
 
 #: The task every multi-coil model is trained for: 16 coils compressed to 4 virtual coils, equispaced, no maps.
 TASK = "multicoil-t1w-equispaced-vc4"
+#: The single-coil task the same networks are also trained for (the paper's Table I): one coil, equispaced masks.
+SINGLE_COIL_TASK = "singlecoil-t1w-equispaced"
 #: The accelerations of the per-acceleration models (sampling ratios 1/4 and 1/6), in training order.
 RATIOS = (1 / 4, 1 / 6)
 
 
-def task(virtual_coils: int | None = None) -> Task:
-    """Return :data:`TASK`, or the same task with the coils compressed to ``virtual_coils`` (Table IV)."""
+def task(virtual_coils: int | None = None, *, single_coil: bool = False) -> Task:
+    """Return :data:`TASK`, or it compressed to ``virtual_coils`` (Table IV), or :data:`SINGLE_COIL_TASK`."""
+    if single_coil:
+        if virtual_coils is not None:
+            raise ValueError(f"a single-coil task has no virtual coils, got virtual_coils={virtual_coils!r}")
+        return get_task(SINGLE_COIL_TASK)
     base = get_task(TASK)
     if virtual_coils is None or virtual_coils == base.virtual_coils:
         return base
@@ -71,18 +78,19 @@ def run_steps(module: ModuleType, profile: str, ratio: float, *, schedule: dict 
 
 
 def build_trainer(module: ModuleType, profile: str, ratio: float, *, setting: str = "main",
-                  virtual_coils: int | None = None, contrast: str | None = None, seed: int = 0,
-                  schedule: dict | None = None, variant: str | None = None,
+                  virtual_coils: int | None = None, single_coil: bool = False, contrast: str | None = None,
+                  seed: int = 0, schedule: dict | None = None, variant: str | None = None,
                   model_overrides: dict | None = None) -> Trainer:
     """Return the not yet fitted trainer of one multi-coil run of ``module``.
 
     ``setting`` picks ``SETTINGS[profile]["main"]`` or another entry (PC-RNN's ``"ablation"``); ``virtual_coils``
-    compresses the 16 coils to another count than the task's; ``contrast`` replaces the task's training contrast;
+    compresses the 16 coils to another count than the task's; ``single_coil`` trains for :data:`SINGLE_COIL_TASK`
+    instead, with the same settings (runs named ``..._sc``); ``contrast`` replaces the task's training contrast;
     ``variant`` names the ``model_overrides`` (part of the run's name, e.g. an ablation of Table VII). The model
     takes ``coils`` (the virtual coils) when its class has that argument.
     """
     settings = recipe(module, profile, schedule, setting)
-    run_task = task(virtual_coils)
+    run_task = task(virtual_coils, single_coil=single_coil)
     dataset = run_task.dataset(profile, "train", ratios=(ratio,), contrast=contrast, seed=seed, target="noisy")
     seed_everything(seed)
     model_config = {**settings["model"], **(model_overrides or {})}
@@ -94,7 +102,7 @@ def build_trainer(module: ModuleType, profile: str, ratio: float, *, setting: st
     identity = {"recipe": settings, "model": model_config, "task": run_task.name, "ratio": ratio,
                 "contrast": contrast or run_task.contrast, "seed": seed}
     prefix = "_".join(filter(None, (setting if setting != "main" else None, variant, acceleration(ratio),
-                                    f"vc{run_task.n_coils}")))
+                                    "sc" if single_coil else f"vc{run_task.n_coils}")))
     return make_trainer(profile, module.METHOD, prefix, identity, model, dataset, config,
                         start_from=start_ratio(ratio, setting))
 
@@ -117,5 +125,11 @@ def train(module: ModuleType, profile: str, ratio: float, *, retrain: bool = Fal
 
 
 def task_runs() -> dict[str, dict[float, dict]]:
-    """Return ``{TASK: {ratio: {"ratio": ratio}}}``: the main models of every multi-coil recipe."""
-    return {TASK: {r: {"ratio": r} for r in RATIOS}}
+    """Return ``{task name: {ratio: options of train()}}``: the main models, for both tasks of the recipes."""
+    return {TASK: {r: {"ratio": r} for r in RATIOS},
+            SINGLE_COIL_TASK: {r: {"ratio": r, "single_coil": True} for r in RATIOS}}
+
+
+def main_runs() -> list[dict]:
+    """Return the options of ``train`` of a multi-coil recipe's main models: every task of :func:`task_runs`."""
+    return [options for by_ratio in task_runs().values() for options in by_ratio.values()]

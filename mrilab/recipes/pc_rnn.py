@@ -134,7 +134,7 @@ def task_runs(profile: str) -> dict[str, dict[float, dict]]:
 
 def runs(profile: str) -> list[dict]:
     """Return the options of :func:`train` for every run the chapters use in ``profile``."""
-    return [{"ratio": r} for r in RATIOS] + ablations(profile)
+    return multicoil.main_runs() + ablations(profile)
 
 
 _SELF = sys.modules[__name__]

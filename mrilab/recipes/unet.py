@@ -91,8 +91,8 @@ def task_runs(profile: str) -> dict[str, dict[float, dict]]:
 
 def runs(profile: str) -> list[dict]:
     """Return the options of :func:`train` for every run the chapters use in ``profile``."""
-    return [{"ratio": r} for r in RATIOS] + [{"ratio": r, "mask": m} for m in multicontrast.MASKS
-                                             for r in multicontrast.RATIOS]
+    return multicoil.main_runs() + [{"ratio": r, "mask": m} for m in multicontrast.MASKS
+                                    for r in multicontrast.RATIOS]
 
 
 _SELF = sys.modules[__name__]
