@@ -12,6 +12,8 @@ selection ever sees:
 Both are scored as the test split is (noise-free target, head mask, blocks), with the book's masks and seeds. The
 classical baselines keep the λ chosen on the T1w validation split: λ is relative to ``max|Aᴴy|``, so it moves with
 the data's scale, and a reader who takes the book's settings to new images has no other λ.
+:func:`compared_networks` returns the networks whose training distributions the data chapter and ``transfer/``
+compare (ISTA-Net+ at 10–30 %, CGPD-CSNet, IFR-Net's Cartesian model), trained on a given distribution.
 """
 
 from __future__ import annotations
