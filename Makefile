@@ -15,6 +15,8 @@ export PYTHONHASHSEED = 0
 
 # demo everywhere (a GPU only runs it faster); `make book BOOK_PROFILE=full` asks for the paper-scale experiments
 BOOK_PROFILE ?= demo
+# chapters executed side by side, one single-threaded kernel each (tools/book.py execute --jobs)
+JOBS ?= 2
 
 .PHONY: install lint notebooks-check readme-check unit weights-check chapters nbval book-smoke test data book results \
 	train select classroom classroom-check benchmark benchmark-smoke bench gpu-check full-check full-check-ci sync clean mutants
@@ -51,7 +53,8 @@ weights-check: install
 # every chapter in the smoke profile (papermill), then nbval re-runs them and compares the cells marked
 # tagged `nbval-check-output` with the first run, then the book is built from those executed notebooks
 chapters: install
-	$(PY) tools/book.py execute --profile smoke
+	$(PY) data_scripts/make_brain_dataset.py --profile smoke
+	$(PY) tools/book.py execute --profile smoke --jobs $(JOBS)
 
 nbval: chapters
 	MRILAB_PROFILE=smoke $(PY) -m pytest --nbval-lax -p no:cacheprovider _build/executed/smoke/notebooks
@@ -100,12 +103,12 @@ data: install
 # the book's chapters write their tables to _build/results, so that a reader's `make book` never rewrites the
 # committed results/ (another machine's kernels can move a retrained model by tenths of a dB)
 book: data
-	MRILAB_RESULTS=$(CURDIR)/_build/results $(PY) tools/book.py execute --profile $(BOOK_PROFILE)
+	MRILAB_RESULTS=$(CURDIR)/_build/results $(PY) tools/book.py execute --profile $(BOOK_PROFILE) --jobs $(JOBS)
 	$(PY) tools/book.py build --executed _build/executed/$(BOOK_PROFILE)
 
 # rewrite the committed demo results: run the chapters in demo into results/, then the README's tables from them
 results: data
-	$(PY) tools/book.py execute --profile demo
+	$(PY) tools/book.py execute --profile demo --jobs $(JOBS)
 	$(PY) tools/readme_results.py
 
 # retrain every demo model from scratch (no committed weights, no old checkpoints), then the results and README tables
@@ -126,7 +129,7 @@ select: data
 # teacher edition with every check and otter's autograder per chapter (_build/classroom/teacher)
 classroom: data
 	$(PY) tools/classroom.py sync
-	MRILAB_RESULTS=$(CURDIR)/_build/results $(PY) tools/book.py execute --profile $(BOOK_PROFILE)
+	MRILAB_RESULTS=$(CURDIR)/_build/results $(PY) tools/book.py execute --profile $(BOOK_PROFILE) --jobs $(JOBS)
 	$(PY) tools/book.py build --executed _build/executed/$(BOOK_PROFILE) --student
 	$(PY) tools/classroom.py leaks --notebooks classroom
 	$(PY) tools/classroom.py leaks _build/html-student

@@ -369,3 +369,22 @@ def test_pc_rnn_ablations_are_table_vii_variants_and_table_iv_coils(runs, smoke_
         pc_rnn.trainer("smoke", 0.25, variant="s3")
     with pytest.raises(KeyError, match="not a PC-RNN setting"):
         pc_rnn.trainer("smoke", 0.25, schedule={"epochs": 3})
+
+
+def test_run_lock_makes_a_second_holder_wait(tmp_path):
+    import threading
+    import time
+
+    entered = threading.Event()
+
+    def second():
+        with common.run_lock(tmp_path / "run"):
+            entered.set()
+
+    with common.run_lock(tmp_path / "run"):
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.3)
+        assert not entered.is_set()  # the folder is locked: the second holder waits
+    thread.join(timeout=10)
+    assert entered.is_set() and (tmp_path / "run" / ".lock").exists()

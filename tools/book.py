@@ -3,6 +3,7 @@
     python tools/book.py sync [chapters...]         # regenerate notebooks/*.ipynb from book/*.md (no outputs)
     python tools/book.py check                      # fail if a notebook twin is missing or out of date
     python tools/book.py execute --profile smoke    # run every chapter with papermill into _build/executed/
+                                                    # (--jobs 2: two chapters at a time)
     python tools/book.py build [--student]          # build _build/html from the executed notebooks (no re-run)
 
 The table of contents lists the notebooks (``notebooks/<part>/<chapter>``), so every page is an ``.ipynb`` that
@@ -110,32 +111,67 @@ def check() -> int:
     return 0
 
 
-def execute(profile: str, out: Path, only: list[str] | None = None) -> int:
-    """Execute chapters with papermill (parameter ``profile``) into ``out``; returns the number of failures."""
+def execute_one(chapter: str, profile: str, out: Path) -> tuple[str, str, float]:
+    """Execute one chapter with papermill into ``out``: ``(chapter, status, seconds)``."""
     import papermill
 
+    source, target = ROOT / (chapter + ".ipynb"), out / (chapter + ".ipynb")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tic = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(source), str(target), parameters={"profile": profile}, cwd=str(source.parent),
+            kernel_name="python3", progress_bar=False,
+        )  # fmt: skip
+        status = "ok"
+    except papermill.PapermillExecutionError as error:
+        status = f"FAILED: {error.ename}: {error.evalue}"
+    return chapter, status, round(time.perf_counter() - tic, 1)
+
+
+def longest_first(chapters_to_run: list[str], profile: str) -> list[str]:
+    """The chapters, longest first by the committed times (``benchmarks/results/chapters.json``), unknown ones first.
+
+    With several jobs this keeps the longest chapter from starting last and running alone.
+    """
+    path = ROOT / "benchmarks" / "results" / "chapters.json"
+    try:
+        recorded = json.loads(path.read_text())["seconds"][profile]
+    except (OSError, ValueError, KeyError, TypeError):
+        recorded = {}
+    if not isinstance(recorded, dict):
+        recorded = {}
+    return sorted(chapters_to_run, key=lambda c: -float(recorded.get(c.removeprefix("notebooks/"), float("inf"))))
+
+
+def execute(profile: str, out: Path, only: list[str] | None = None, jobs: int = 1) -> int:
+    """Execute chapters with papermill (parameter ``profile``) into ``out``; returns the number of failures.
+
+    ``jobs`` chapters run side by side, each kernel with ``cpu_count // jobs`` threads (unless ``OMP_NUM_THREADS``
+    is set): the chapters' small convolutions use a second thread poorly, so two one-thread kernels on two cores
+    finish sooner than one two-thread kernel after the other. Two chapters that train the same run take turns
+    (:func:`mrilab.recipes.common.run_lock`).
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     os.environ["MRILAB_PROFILE"] = profile
     os.environ["TQDM_DISABLE"] = "1"  # progress bars would be stored as widgets in the executed notebooks
     os.environ["MRILAB_STATIC"] = "1"  # no interactive widgets in batch runs (see mrilab.widgets)
+    if jobs > 1:
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+    selected = [c for c in chapters() if not only or any(name in c for name in only)]
     failures, seconds = 0, {}
-    for chapter in chapters():
-        if only and not any(name in chapter for name in only):
-            continue
-        source, target = ROOT / (chapter + ".ipynb"), out / (chapter + ".ipynb")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tic = time.perf_counter()
-        try:
-            papermill.execute_notebook(
-                str(source), str(target), parameters={"profile": profile}, cwd=str(source.parent),
-                kernel_name="python3", progress_bar=False,
-            )  # fmt: skip
-            status = "ok"
-        except papermill.PapermillExecutionError as error:
-            failures += 1
-            status = f"FAILED: {error.ename}: {error.evalue}"
-        seconds[chapter.removeprefix("notebooks/")] = elapsed = round(time.perf_counter() - tic, 1)
-        print(f"{chapter}: {status} ({elapsed} s)", flush=True)
-    (out / "seconds.json").write_text(json.dumps(seconds, indent=1) + "\n")  # read by benchmarks/bench_chapters.py
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(execute_one, c, profile, out) for c in longest_first(selected, profile)]
+        for future in as_completed(futures):
+            chapter, status, elapsed = future.result()
+            failures += status != "ok"
+            seconds[chapter.removeprefix("notebooks/")] = elapsed
+            print(f"{chapter}: {status} ({elapsed} s)", flush=True)
+    ordered = {c.removeprefix("notebooks/"): seconds[c.removeprefix("notebooks/")] for c in selected}
+    (out / "seconds.json").write_text(json.dumps(ordered, indent=1) + "\n")  # read by benchmarks/bench_chapters.py
     return failures
 
 
@@ -241,6 +277,7 @@ def main() -> int:
     run = sub.add_parser("execute")
     run.add_argument("--profile", default="smoke", choices=["smoke", "demo", "full"])
     run.add_argument("--out", type=Path, default=None)
+    run.add_argument("--jobs", type=int, default=1, help="chapters executed side by side (one kernel each)")
     run.add_argument("chapters", nargs="*", help="only chapters whose path contains one of these")
     make = sub.add_parser("build")
     make.add_argument("--executed", type=Path, default=None)
@@ -251,7 +288,8 @@ def main() -> int:
     if args.command == "check":
         return check()
     if args.command == "execute":
-        return int(execute(args.profile, args.out or BUILD / "executed" / args.profile, args.chapters) > 0)
+        return int(execute(args.profile, args.out or BUILD / "executed" / args.profile, args.chapters,
+                           jobs=args.jobs) > 0)
     return build(args.executed or BUILD / "executed" / "demo", student=args.student)
 
 

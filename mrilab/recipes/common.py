@@ -14,10 +14,11 @@ equals the committed one and trains (or resumes) otherwise; ``retrain=True`` for
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -97,6 +98,28 @@ def committed(trainer: Trainer) -> dict | None:
     return entry if entry["hash"] == recipe_hash(run.recipe) else None
 
 
+@contextlib.contextmanager
+def run_lock(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the run folder ``directory`` (``.lock`` in it) while the block runs.
+
+    Two processes that train the same run (two chapters executed side by side) then take turns: the second waits,
+    then resumes the first one's finished checkpoint instead of training it again over the same files. Where the
+    platform has no ``fcntl`` (Windows), the lock is a no-op.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def fit(trainer: Trainer, *, retrain: bool = False, progress: bool = True, save: bool = False,
         load_only: bool = False) -> dict:
     """Load the run's committed weights when they match its recipe, else train (or resume); return the history.
@@ -111,7 +134,8 @@ def fit(trainer: Trainer, *, retrain: bool = False, progress: bool = True, save:
         raise LookupError(f"{run.method} run {run.name} of profile {run.profile!r} has neither committed "
                           "weights nor a finished training run: run its chapter or `make train` first")
     if entry is None:
-        history = trainer.fit(progress=progress)
+        with run_lock(trainer.checkpoint_path.parent):  # a second process on the same run waits, then resumes it
+            history = trainer.fit(progress=progress)
         if save and trainer.world.is_main:
             export(trainer)
         return history
