@@ -103,8 +103,9 @@ def run_lock(directory: Path) -> Iterator[None]:
     """Hold an exclusive lock on the run folder ``directory`` (``.lock`` in it) while the block runs.
 
     Two processes that train the same run (two chapters executed side by side) then take turns: the second waits,
-    then resumes the first one's finished checkpoint instead of training it again over the same files. Where the
-    platform has no ``fcntl`` (Windows), the lock is a no-op.
+    then resumes the first one's finished checkpoint instead of training it again over the same files. The ranks of
+    one data-parallel run must not take it (they train together; :func:`fit` leaves them out). Where the platform
+    has no ``fcntl`` (Windows), the lock is a no-op.
     """
     try:
         import fcntl
@@ -134,7 +135,9 @@ def fit(trainer: Trainer, *, retrain: bool = False, progress: bool = True, save:
         raise LookupError(f"{run.method} run {run.name} of profile {run.profile!r} has neither committed "
                           "weights nor a finished training run: run its chapter or `make train` first")
     if entry is None:
-        with run_lock(trainer.checkpoint_path.parent):  # a second process on the same run waits, then resumes it
+        # a second job on the same run waits, then resumes it; the ranks of one data-parallel run train together
+        lock = contextlib.nullcontext() if trainer.world.distributed else run_lock(trainer.checkpoint_path.parent)
+        with lock:
             history = trainer.fit(progress=progress)
         if save and trainer.world.is_main:
             export(trainer)
