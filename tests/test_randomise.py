@@ -104,6 +104,12 @@ def test_zoom_in_magnifies_a_window_inside_the_image_around_tissue():
     assert np.allclose(randomise.zoom_in(ramp, np.random.default_rng(2), 1.0), ramp)
     with pytest.raises(ValueError, match="zoom must be >= 1"):
         randomise.zoom_in(ramp, np.random.default_rng(0), 0.5)
+    with pytest.raises(ValueError, match="square 2-D image"):
+        randomise.zoom_in(ramp[:, :10], np.random.default_rng(0), 2.0)
+    with pytest.raises(ValueError, match="some positive signal"):
+        randomise.zoom_in(np.zeros((8, 8)), np.random.default_rng(0), 2.0)
+    with pytest.raises(ValueError, match="finite"):
+        randomise.zoom_in(np.full((8, 8), np.nan), np.random.default_rng(0), 2.0)
 
 
 def test_zoomed_slices_fill_the_field_of_view_and_p_zoom_zero_draws_nothing():

@@ -157,6 +157,10 @@ def zoom_in(magnitude: np.ndarray, rng: np.random.Generator, zoom: float) -> np.
     """
     if zoom < 1.0:
         raise ValueError(f"zoom must be >= 1, got {zoom!r}")
+    if magnitude.ndim != 2 or magnitude.shape[0] != magnitude.shape[1]:
+        raise ValueError(f"magnitude must be a square 2-D image, got shape {magnitude.shape}")
+    if not np.isfinite(magnitude).all() or magnitude.max() <= 0:
+        raise ValueError("magnitude must be finite with some positive signal to zoom in on")
     grid = magnitude.shape[0]
     tissue = np.argwhere(magnitude > 0.1 * magnitude.max())
     half = (grid - 1) / (2.0 * zoom)
